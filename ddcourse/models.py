@@ -1,0 +1,63 @@
+"""MNIST classifiers. Every model maps images [B, 1, 28, 28] in [0, 1] to logits [B, 10].
+
+The temperature never lives in the model: it is applied in the loss, so a
+distilled model is deployed at T=1 simply by using its logits.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+
+class PapernotCNN(nn.Module):
+    """The MNIST network of Papernot et al. (2016) and Carlini & Wagner (2017).
+
+    conv 32, conv 32, maxpool, conv 64, conv 64, maxpool, FC 200, FC 200, FC 10,
+    ReLU throughout, dropout 0.5 before each hidden fully connected layer.
+    """
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3), nn.ReLU(),    # (B, 32, 26, 26)
+            nn.Conv2d(32, 32, 3), nn.ReLU(),   # (B, 32, 24, 24)
+            nn.MaxPool2d(2),                   # (B, 32, 12, 12)
+            nn.Conv2d(32, 64, 3), nn.ReLU(),   # (B, 64, 10, 10)
+            nn.Conv2d(64, 64, 3), nn.ReLU(),   # (B, 64, 8, 8)
+            nn.MaxPool2d(2),                   # (B, 64, 4, 4)
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(),                      # (B, 1024)
+            nn.Linear(64 * 4 * 4, 200), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(200, 200), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(200, num_classes),       # (B, 10) logits
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class SmallCNN(nn.Module):
+    """A fast stand-in for tests and the smoke profile: about 20x cheaper to train."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 16, 5, stride=2, padding=2), nn.ReLU(),   # (B, 16, 14, 14)
+            nn.Conv2d(16, 32, 5, stride=2, padding=2), nn.ReLU(),  # (B, 32, 7, 7)
+            nn.Flatten(),                                          # (B, 1568)
+            nn.Linear(32 * 7 * 7, 100), nn.ReLU(),
+            nn.Linear(100, num_classes),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+ARCHITECTURES = {"papernot": PapernotCNN, "small": SmallCNN}
+
+
+def make_model(name: str = "papernot") -> nn.Module:
+    """A freshly initialised model of the named architecture ('papernot' or 'small')."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name]()

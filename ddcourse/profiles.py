@@ -1,0 +1,59 @@
+"""The one place that knows the course's scales: smoke, quick and full.
+
+Pick one with ``get_profile("quick")`` or the environment variable
+DDCOURSE_PROFILE; every notebook reads its sizes from the profile it gets.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+PROFILE_ENV = "DDCOURSE_PROFILE"
+DEFAULT_PROFILE = "quick"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    model: str            # architecture name for ddcourse.models.make_model
+    train_size: int       # training images used (MNIST has 60,000)
+    test_size: int        # test images used for accuracy (MNIST has 10,000)
+    epochs: int
+    batch_size: int
+    optimizer: str        # "adam" converges in few epochs; "sgd" (momentum 0.9) is the papers' choice
+    lr: float
+    attack_samples: int   # test images attacked in results tables
+    temperatures: tuple   # distillation temperatures swept in notebooks 03 and 05
+    cw_steps: int         # Adam iterations per binary-search step of C&W
+    cw_search_steps: int  # binary-search steps over the constant c
+
+    def training_kwargs(self) -> dict:
+        """The keyword arguments of ddcourse.training.train that this profile sets."""
+        return dict(epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr)
+
+    def describe(self) -> str:
+        return (f"profile {self.name!r}: {self.model} model, {self.train_size:,} training images, "
+                f"{self.epochs} epoch(s), {self.test_size:,} test images, {self.attack_samples} attacked")
+
+
+PROFILES = {
+    # CI: every notebook runs in seconds; numbers are meaningless.
+    "smoke": Profile("smoke", model="small", train_size=4_000, test_size=500, epochs=2, batch_size=128,
+                     optimizer="adam", lr=1e-3, attack_samples=16, temperatures=(1, 100), cw_steps=20, cw_search_steps=2),
+    # A laptop with 2 CPU cores: each notebook in minutes, teacher accuracy >= 97%.
+    "quick": Profile("quick", model="papernot", train_size=30_000, test_size=2_000, epochs=3, batch_size=128,
+                     optimizer="adam", lr=1e-3, attack_samples=100, temperatures=(1, 10, 100), cw_steps=200, cw_search_steps=5),
+    # The papers' settings, for a GPU.
+    "full": Profile("full", model="papernot", train_size=60_000, test_size=10_000, epochs=50, batch_size=128,
+                    optimizer="sgd", lr=0.01, attack_samples=1_000, temperatures=(1, 2, 5, 10, 20, 40, 100),
+                    cw_steps=1_000, cw_search_steps=9),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called ``name``, else the one named by DDCOURSE_PROFILE, else 'quick'."""
+    chosen = name or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    if chosen not in PROFILES:
+        raise ValueError(f"unknown profile {chosen!r} (from {'the argument' if name else PROFILE_ENV}); "
+                         f"choose one of {', '.join(PROFILES)}")
+    return PROFILES[chosen]

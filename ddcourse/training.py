@@ -1,0 +1,93 @@
+"""The one training loop of the course, and evaluation helpers.
+
+Data stays in large tensors on the training device: each step slices a
+shuffled index instead of going through a DataLoader, which is what makes the
+full profile fast on a GPU and the quick profile bearable on a laptop.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+
+
+def cross_entropy_at_temperature(logits: torch.Tensor, targets: torch.Tensor, T: float) -> torch.Tensor:
+    """Batch-mean cross-entropy of softmax(logits / T) against class indices or probability rows."""
+    return F.cross_entropy(logits / T, targets)
+
+
+def _check_targets(x: torch.Tensor, targets: torch.Tensor) -> None:
+    if x.shape[0] != targets.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} samples but targets has {targets.shape[0]}")
+    if targets.dim() == 1 and targets.dtype != torch.long:
+        raise ValueError(f"hard-label targets must be int64 class indices, got dtype {targets.dtype}")
+    if targets.dim() not in (1, 2):
+        raise ValueError(f"targets must be class indices [N] or probability rows [N, K], got shape "
+                         f"{tuple(targets.shape)}")
+
+
+def _make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
+    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+
+
+def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float = 1.0, epochs: int = 1,
+          batch_size: int = 128, optimizer: str = "adam", lr: float = 1e-3, loss_fn: LossFn | None = None, seed: int = 0,
+          progress: bool = True, description: str = "training") -> nn.Module:
+    """Train ``model`` in place and return it in eval mode.
+
+    optimizer: "adam", or "sgd" (momentum 0.9, Nesterov, as in Carlini's
+    train_models.py).
+    targets: class indices [N] (hard labels) or probability rows [N, K] (soft
+    labels). The loss is ``loss_fn(logits, targets, T)``, by default the
+    cross-entropy of softmax(logits / T). Data is moved once to the model's device.
+    """
+    if T <= 0:
+        raise ValueError(f"T must be positive, got {T}")
+    _check_targets(x, targets)
+    loss_fn = loss_fn or cross_entropy_at_temperature
+    device = next(model.parameters()).device
+    x, targets = x.to(device), targets.to(device)
+    optimizer = _make_optimizer(optimizer, model, lr)
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    steps_per_epoch = (len(x) + batch_size - 1) // batch_size
+    model.train()
+    bar = tqdm(total=epochs * steps_per_epoch, desc=description, disable=not progress, leave=False)
+    for epoch in range(epochs):
+        order = torch.randperm(len(x), generator=generator).to(device)
+        for start in range(0, len(x), batch_size):
+            batch = order[start:start + batch_size]
+            loss = loss_fn(model(x[batch]), targets[batch], T)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            bar.update(1)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
+    bar.close()
+    return model.eval()
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Logits for all of x, in batches, in eval mode; the model's mode is restored. Returned on x's device."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        chunks = [model(x[i:i + batch_size].to(device)).to(x.device) for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(chunks)
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of x that the model classifies as y."""
+    return (predict_logits(model, x).argmax(dim=1) == y.to(x.device)).float().mean().item()
