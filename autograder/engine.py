@@ -1,0 +1,152 @@
+"""Grading: run the reference and the submission on the same cases, judge, score.
+
+The reference and the submission go through the same loader and the same
+worker; only the judging happens here, in the grader's own process.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from autograder.checks import catalogue, checks_of, exercises_of
+from autograder.notebook import SubmissionError, exercise_sources, identify_notebook, read_notebook
+from autograder.reference import exercise_points, reference_sources
+from autograder.sandbox import Limits, run_jobs
+from ddcourse.checking.cases import Case
+from ddcourse.checking.judges import describe_call, judge
+from ddcourse.checking.probes import snapshot
+from ddcourse.device import pick_device
+
+DEFAULT_SEED = 2016
+
+
+@dataclass
+class ExerciseResult:
+    id: str
+    points: float
+    max_points: float
+    passed: bool
+    feedback: str
+
+
+@dataclass
+class NotebookReport:
+    notebook: str
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def total(self) -> float:
+        return round(sum(e.points for e in self.exercises), 4)
+
+    @property
+    def max_total(self) -> float:
+        return sum(e.max_points for e in self.exercises)
+
+    def to_dict(self) -> dict:
+        data = {"notebook": self.notebook, "total": self.total, "max_total": self.max_total,
+                "exercises": [asdict(e) for e in self.exercises]}
+        if self.error:
+            data["error"] = self.error
+        return data
+
+
+def all_cases(notebook: str, seed: int) -> list[Case]:
+    module = checks_of(notebook)
+    return module.public_cases() + module.hidden_cases(torch.Generator().manual_seed(seed))
+
+
+def mistakes_for(notebook: str, case: Case) -> dict:
+    """Outputs of the known wrong answers on this case's inputs, for hints."""
+    wrong = getattr(checks_of(notebook), "MISTAKES", {}).get(case.exercise, {})
+    if case.probe != "call" or case.judge != "close":
+        return {}
+    outputs = {}
+    for hint, fn in wrong.items():
+        try:
+            outputs[hint] = snapshot(fn(*case.args, **case.kwargs))
+        except Exception:  # a mistake that does not apply to these inputs gives no hint
+            pass
+    return outputs
+
+
+def _jobs(cases: list[Case], exercises: list[str]) -> list[dict]:
+    return [{"exercise": ex, "cases": [c.to_dict() for c in cases if c.exercise == ex]} for ex in exercises]
+
+
+_reference_cache: dict[tuple, dict] = {}
+
+
+def reference_results(notebook: str, exercises: list[str], cases: list[Case], device: str, seed: int,
+                      limits: Limits) -> dict:
+    """The reference's observations, computed once per notebook, exercise set, device and seed."""
+    key = (notebook, tuple(exercises), device, seed)
+    if key not in _reference_cache:
+        setup, cells = reference_sources(notebook, exercises_of(notebook))
+        _reference_cache[key] = run_jobs(setup, cells, _jobs(cases, exercises), device, limits)
+    return _reference_cache[key]
+
+
+def _score(notebook: str, exercise: str, cases: list[Case], expected: dict, got: dict | None,
+           max_points: float) -> ExerciseResult:
+    def zero(reason: str) -> ExerciseResult:
+        return ExerciseResult(exercise, 0.0, max_points, False, reason)
+
+    if got is None:
+        return zero(f"no cell for {exercise} was found (looked for the cell with grade id {exercise!r} "
+                    f"or a cell defining `def {exercise}(...)`)")
+    if "failure" in expected or expected.get("load_error"):
+        raise RuntimeError(f"the reference of {exercise} failed: {expected}")
+    if "failure" in got:
+        return zero(got["failure"])
+    if got["load_error"]:
+        return zero(got["load_error"])
+    earned, lines = 0.0, []
+    weights = sum(c.weight for c in cases)
+    for case, exp, obs in zip(cases, expected["observations"], got["observations"]):
+        verdict = judge(case, exp, obs, mistakes_for(notebook, case))
+        if verdict.passed:
+            earned += case.weight
+        else:
+            lines.append(f"✗ {case.name}\n    called {describe_call(case)}\n    "
+                         + verdict.message.replace("\n", "\n    "))
+        if "error" in obs and obs["error"]["type"] == "NotImplementedError" and case.judge == "close":
+            return zero("not implemented (the function still raises NotImplementedError)")
+    passed = earned == weights
+    points = round(max_points * earned / weights, 4)
+    summary = f"{len(cases) - len(lines)}/{len(cases)} checks passed"
+    return ExerciseResult(exercise, points, max_points, passed, "\n".join([summary, *lines]))
+
+
+def grade_sources(notebook: str, cells: dict[str, str], *, device: str | None = None, seed: int = DEFAULT_SEED,
+                  only: list[str] | None = None, limits: Limits = Limits()) -> NotebookReport:
+    """Grade exercise cell sources ({exercise: source}) of ``notebook`` against its reference."""
+    device = str(pick_device(device))
+    exercises = only or exercises_of(notebook)
+    points = exercise_points(notebook)
+    cases = [c for c in all_cases(notebook, seed) if c.exercise in exercises]
+    setup, _ = reference_sources(notebook, exercises_of(notebook))
+    present = [ex for ex in exercises if ex in cells]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reference = pool.submit(reference_results, notebook, exercises, cases, device, seed, limits)
+        submitted = pool.submit(run_jobs, setup, cells, _jobs(cases, present), device, limits) if present else None
+        expected, got = reference.result(), (submitted.result() if submitted else {})
+    report = NotebookReport(notebook)
+    for ex in exercises:
+        report.exercises.append(_score(notebook, ex, [c for c in cases if c.exercise == ex], expected[ex],
+                                       got.get(ex), points[ex]))
+    return report
+
+
+def grade_notebook(path, *, device: str | None = None, seed: int = DEFAULT_SEED,
+                   limits: Limits = Limits()) -> NotebookReport:
+    """Grade a submitted notebook file, recognised from its cells whatever its name."""
+    try:
+        nb = read_notebook(path)
+        notebook = identify_notebook(nb, catalogue())
+    except SubmissionError as err:
+        return NotebookReport("unknown", error=str(err))
+    cells = exercise_sources(nb, exercises_of(notebook))
+    return grade_sources(notebook, cells, device=device, seed=seed, limits=limits)

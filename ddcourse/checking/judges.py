@@ -1,0 +1,172 @@
+"""Judges compare a submission's observation of a case with the reference's.
+
+Every judge returns a Verdict whose message tells the student what was
+called, what was expected, what came back, where it differs, and, when the
+answer matches a known mistake, a hint.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from ddcourse.checking.cases import Case
+
+
+@dataclass
+class Verdict:
+    passed: bool
+    message: str = ""
+
+
+def describe_value(value: Any) -> str:
+    """A short description of an argument or a result, with its values when it is small."""
+    if isinstance(value, torch.Tensor):
+        text = f"{str(value.dtype).replace('torch.', '')} tensor of shape {list(value.shape)}"
+        if value.numel() <= 6:
+            text += f" = {[round(v, 6) for v in value.flatten().tolist()]}"
+        return text
+    if isinstance(value, list):
+        return "(" + ", ".join(describe_value(v) for v in value) + ")"
+    return repr(value)
+
+
+def describe_call(case: Case) -> str:
+    parts = [describe_value(a) for a in case.args] + [f"{k}={describe_value(v)}" for k, v in case.kwargs.items()]
+    return f"{case.exercise}(" + ", ".join(parts) + ")"
+
+
+def _info_text(info: dict) -> str:
+    if info.get("type") == "Tensor":
+        return f"{info['dtype']} tensor of shape {info['shape']} on {info['device']}"
+    if "items" in info:
+        return f"{info['type']} of " + ", ".join(_info_text(i) for i in info["items"])
+    return info.get("type", "?")
+
+
+def tensor_difference(expected: torch.Tensor, got: torch.Tensor, rtol: float, atol: float) -> str | None:
+    """None when the tensors agree; otherwise where and by how much they differ."""
+    if got.shape != expected.shape:
+        return f"expected shape {list(expected.shape)}, got shape {list(got.shape)}"
+    if got.numel() == 0:
+        return None
+    expected64, got64 = expected.double(), got.double()
+    bad_nonfinite = torch.isfinite(expected64) & ~torch.isfinite(got64)
+    if bad_nonfinite.any():
+        where = tuple(bad_nonfinite.nonzero()[0].tolist())
+        return (f"{int(bad_nonfinite.sum())} value(s) are nan or inf where the expected values are finite, "
+                f"first at index {where}: expected {expected64[where].item():.6g}, got {got64[where].item()}")
+    same_nonfinite = ~torch.isfinite(expected64) & (expected64.nan_to_num(7.0) == got64.nan_to_num(7.0))
+    error = (got64 - expected64).abs().masked_fill(same_nonfinite, 0.0).nan_to_num(float("inf"))
+    allowed = atol + rtol * expected64.abs().nan_to_num(0.0)
+    if (error <= allowed).all():
+        return None
+    flat = int((error - allowed).argmax())
+    where = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), expected.shape)) if expected.dim() else ()
+    return (f"largest difference {error[where].item():.4g} at index {where}: expected "
+            f"{expected64[where].item():.6g}, got {got64[where].item():.6g} (tolerance {allowed[where].item():.2g}; "
+            f"{int((error > allowed).sum())} of {expected.numel()} values out of tolerance)")
+
+
+def value_difference(expected: Any, got: Any, rtol: float, atol: float, what: str = "output") -> str | None:
+    """Compare nested results (tensors, lists, numbers); None when they agree."""
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return f"{what}: expected a tensor, got {describe_value(got)}"
+        diff = tensor_difference(expected, got, rtol, atol)
+        return None if diff is None else f"{what}: {diff}"
+    if isinstance(expected, list):
+        if not isinstance(got, list) or len(got) != len(expected):
+            return f"{what}: expected {len(expected)} results, got {describe_value(got)}"
+        for i, (e, g) in enumerate(zip(expected, got)):
+            diff = value_difference(e, g, rtol, atol, f"{what}[{i}]")
+            if diff:
+                return diff
+        return None
+    if isinstance(expected, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        return None if abs(got - expected) <= atol + rtol * abs(expected) else f"{what}: expected {expected:.6g}, got {got:.6g}"
+    return None if got == expected else f"{what}: expected {describe_value(expected)}, got {describe_value(got)}"
+
+
+def _metadata_difference(expected_info: dict, got_info: dict) -> str | None:
+    if expected_info.get("type") != got_info.get("type"):
+        return f"expected a {_info_text(expected_info)}, got a {_info_text(got_info)}"
+    if expected_info.get("type") == "Tensor":
+        for key in ("dtype", "device"):
+            if expected_info[key] != got_info[key]:
+                hint = (" (outputs must stay on the input's device)" if key == "device"
+                        else " (outputs keep the input's dtype)")
+                return f"expected {key} {expected_info[key]}, got {got_info[key]}{hint}"
+    if "items" in expected_info:
+        if len(expected_info["items"]) != len(got_info.get("items", [])):
+            return f"expected a {_info_text(expected_info)}, got a {_info_text(got_info)}"
+        for e, g in zip(expected_info["items"], got_info["items"]):
+            diff = _metadata_difference(e, g)
+            if diff:
+                return diff
+    return None
+
+
+def error_text(observation: dict) -> str:
+    err = observation["error"]
+    if err["type"] == "NotImplementedError":
+        return "not implemented yet (the function raises NotImplementedError)"
+    return f"raised {err['type']}: {err['message']}\n{err['traceback'].rstrip()}"
+
+
+def matching_mistake(got: Any, mistakes: dict, rtol: float, atol: float) -> str | None:
+    """The hint of the first known mistake whose output matches ``got``."""
+    for hint, wrong in mistakes.items():
+        if value_difference(wrong, got, max(rtol, 1e-4), max(atol, 1e-5)) is None:
+            return hint
+    return None
+
+
+def judge_close(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:
+    """The output (and any recorded gradient) must match the reference within tolerance,
+    with the same type, dtype and device, and the inputs must come back unmodified."""
+    if "error" in got:
+        return Verdict(False, error_text(got))
+    rtol, atol = case.options.get("rtol", 1e-5), case.options.get("atol", 1e-6)
+    problem = _metadata_difference(expected["output_info"], got["output_info"])
+    problem = problem or value_difference(expected["output"], got["output"], rtol, atol)
+    if problem:
+        hint = matching_mistake(got["output"], mistakes or {}, rtol, atol)
+        return Verdict(False, problem + (f"\nhint: {hint}" if hint else ""))
+    if value_difference(expected["inputs_after"], got["inputs_after"], 0.0, 0.0) is not None:
+        return Verdict(False, "the function modified its input in place; use out-of-place operations "
+                              "(x = x - m, not x -= m) or work on a copy")
+    if "input_grad" in expected:
+        diff = value_difference(expected["input_grad"], got.get("input_grad"), 10 * rtol, 10 * atol, "gradient")
+        if diff:
+            return Verdict(False, diff + "\nhint: gradients must flow through your output: use torch operations "
+                                         "only, no .detach(), .item(), .numpy() or torch.no_grad()")
+    return Verdict(True)
+
+
+def judge_raises(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:
+    """The function must raise options["error"] (ValueError) with a message naming options["names"]."""
+    wanted, names = case.options.get("error", "ValueError"), case.options.get("names", [])
+    if "error" not in got:
+        return Verdict(False, f"expected {wanted} for this bad input, but the function returned "
+                              f"{_info_text(got['output_info'])}")
+    err = got["error"]
+    if err["type"] == "NotImplementedError":
+        return Verdict(False, error_text(got))
+    if err["type"] != wanted:
+        return Verdict(False, f"expected {wanted}, got {err['type']}: {err['message']}")
+    if names and not any(name in err["message"] for name in names):
+        return Verdict(False, f"the {wanted} message should name the argument ({' or '.join(names)}); "
+                              f"it says: {err['message']!r}")
+    return Verdict(True)
+
+
+JUDGES: dict[str, Callable[..., Verdict]] = {"close": judge_close, "raises": judge_raises}
+
+
+def judge(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:
+    if "error" in expected and case.judge != "raises":
+        raise RuntimeError(f"the reference failed on case {case.name!r} of {case.exercise}: "
+                           f"{expected['error']['type']}: {expected['error']['message']}")
+    return JUDGES[case.judge](case, expected, got, mistakes)

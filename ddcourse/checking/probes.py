@@ -1,0 +1,91 @@
+"""Probes call an exercise function on a case and record what happened.
+
+A probe returns an *observation*: plain data (tensors on the CPU, numbers,
+strings) that a judge compares with the reference's observation of the same
+case. The same probe runs the reference and the submission, in the student's
+kernel for public checks and in a sandboxed worker for grading.
+"""
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable
+
+import torch
+
+from ddcourse.checking.cases import Case
+
+
+def to_device(value: Any, device: torch.device | str) -> Any:
+    """A copy of ``value`` (tensors, lists, tuples, dicts of them) with every tensor on ``device``."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to(device).clone()
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    return value
+
+
+def snapshot(value: Any) -> Any:
+    """``value`` as plain, serialisable data: tensors detached on the CPU, tuples as lists."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu").clone()
+    if isinstance(value, (list, tuple)):
+        return [snapshot(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): snapshot(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return f"<object of type {type(value).__name__}>"
+
+
+def describe(value: Any) -> Any:
+    """What kind of thing ``value`` is: type, and for tensors dtype, shape, device and grad state."""
+    if isinstance(value, torch.Tensor):
+        return {"type": "Tensor", "dtype": str(value.dtype).replace("torch.", ""), "shape": list(value.shape),
+                "device": value.device.type, "requires_grad": value.requires_grad}
+    if isinstance(value, (list, tuple)):
+        return {"type": type(value).__name__, "items": [describe(v) for v in value]}
+    return {"type": type(value).__name__}
+
+
+def error_observation(err: BaseException) -> dict:
+    """The exception as data: its type, message, and the last lines of the traceback."""
+    lines = traceback.format_exception(type(err), err, err.__traceback__)
+    return {"error": {"type": type(err).__name__, "message": str(err)[:2000], "traceback": "".join(lines[-3:])[-2000:]}}
+
+
+def probe_call(fn: Callable, case: Case, device: torch.device | str) -> dict:
+    """Call fn(*args, **kwargs) on ``device``; record the output, the inputs afterwards, and optionally a gradient.
+
+    options["grad_of"] = i: argument i is made to require grad, and the
+    gradient of sum(output * options["grad_weights"]) with respect to it is
+    recorded (weights avoid the trivial zero gradient of a sum of probabilities).
+    """
+    args, kwargs = to_device(case.args, device), to_device(case.kwargs, device)
+    grad_of = case.options.get("grad_of")
+    if grad_of is not None:
+        args[grad_of].requires_grad_(True)
+    output = fn(*args, **kwargs)
+    observation = {"output": snapshot(output), "output_info": describe(output), "inputs_after": snapshot(args)}
+    if grad_of is not None:
+        observation["input_grad"] = _input_grad(output, args[grad_of], case.options["grad_weights"].to(device))
+    return observation
+
+
+def _input_grad(output: Any, wrt: torch.Tensor, weights: torch.Tensor) -> Any:
+    if not isinstance(output, torch.Tensor) or not output.requires_grad or output.shape != weights.shape:
+        return "no gradient: the output is not connected to the input's graph"
+    (grad,) = torch.autograd.grad((output * weights).sum(), wrt, allow_unused=True)
+    return "no gradient: the output does not depend on the input" if grad is None else snapshot(grad)
+
+
+PROBES: dict[str, Callable[[Callable, Case, Any], dict]] = {"call": probe_call}
+
+
+def run_probe(fn: Callable, case: Case, device: torch.device | str) -> dict:
+    """The probe's observation, or the exception the function raised, as data."""
+    try:
+        return PROBES[case.probe](fn, case, device)
+    except Exception as err:  # a student's bug is an observation, not a crash
+        return error_observation(err)
