@@ -5,19 +5,24 @@ worker; only the judging happens here, in the grader's own process.
 """
 from __future__ import annotations
 
+import hashlib
+import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 
 from autograder.checks import catalogue, checks_of, exercises_of
 from autograder.notebook import SubmissionError, exercise_sources, identify_notebook, read_notebook
-from autograder.reference import exercise_points, reference_sources
+from autograder.reference import exercise_points, reference_sources, solution_path
 from autograder.sandbox import Limits, run_jobs
 from ddcourse.checking.cases import Case
 from ddcourse.checking.judges import describe_call, judge
+from ddcourse.checking import probes
 from ddcourse.checking.probes import snapshot
 from ddcourse.device import pick_device
+from ddcourse.zoo import cache_dir
 
 DEFAULT_SEED = 2016
 
@@ -76,17 +81,27 @@ def _jobs(cases: list[Case], exercises: list[str]) -> list[dict]:
     return [{"exercise": ex, "cases": [c.to_dict() for c in cases if c.exercise == ex]} for ex in exercises]
 
 
-_reference_cache: dict[tuple, dict] = {}
+def _reference_cache_file(notebook: str, exercises: list[str], device: str, seed: int) -> Path:
+    """A file named by everything the reference's observations depend on."""
+    digest = hashlib.sha256()
+    for path in (solution_path(notebook), Path(inspect.getfile(checks_of(notebook))), Path(probes.__file__)):
+        digest.update(path.read_bytes())
+    digest.update(repr((exercises, device, seed, torch.__version__)).encode())
+    return cache_dir() / "reference-observations" / f"{notebook}-{digest.hexdigest()[:16]}.pt"
 
 
 def reference_results(notebook: str, exercises: list[str], cases: list[Case], device: str, seed: int,
                       limits: Limits) -> dict:
-    """The reference's observations, computed once per notebook, exercise set, device and seed."""
-    key = (notebook, tuple(exercises), device, seed)
-    if key not in _reference_cache:
-        setup, cells = reference_sources(notebook, exercises_of(notebook))
-        _reference_cache[key] = run_jobs(setup, cells, _jobs(cases, exercises), device, limits)
-    return _reference_cache[key]
+    """The reference's observations; cached on disk, since they are the same for every submission."""
+    path = _reference_cache_file(notebook, exercises, device, seed)
+    if path.exists():
+        return torch.load(path, weights_only=True)
+    setup, cells = reference_sources(notebook, exercises_of(notebook))
+    results = run_jobs(setup, cells, _jobs(cases, exercises), device, limits)
+    if all("failure" not in r and not r["load_error"] for r in results.values()):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(results, path)
+    return results
 
 
 def _score(notebook: str, exercise: str, cases: list[Case], expected: dict, got: dict | None,

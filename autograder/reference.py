@@ -5,7 +5,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from autograder.notebook import exercise_sources, load_cells, read_notebook, setup_sources, grade_id
+from autograder.loader import load_cells
+from autograder.notebook import exercise_sources, grade_id, read_notebook, setup_sources
 
 SOLUTIONS_ENV = "DDCOURSE_SOLUTIONS"
 TEST_CELL_PREFIX = "test_"
