@@ -41,7 +41,8 @@ def _info_text(info: dict) -> str:
     if info.get("type") == "Tensor":
         return f"{info['dtype']} tensor of shape {info['shape']} on {info['device']}"
     if "items" in info:
-        return f"{info['type']} of " + ", ".join(_info_text(i) for i in info["items"])
+        items = [_info_text(i) for i in info["items"][:3]] + (["..."] if len(info["items"]) > 3 else [])
+        return f"{info['type']} of {len(info['items'])} ({', '.join(items)})"
     return info.get("type", "?")
 
 
@@ -81,6 +82,14 @@ def value_difference(expected: Any, got: Any, rtol: float, atol: float, what: st
             return f"{what}: expected {len(expected)} results, got {describe_value(got)}"
         for i, (e, g) in enumerate(zip(expected, got)):
             diff = value_difference(e, g, rtol, atol, f"{what}[{i}]")
+            if diff:
+                return diff
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict) or set(got) != set(expected):
+            return f"{what}: expected a dict with keys {sorted(expected)}, got {describe_value(got)}"
+        for key in expected:
+            diff = value_difference(expected[key], got[key], rtol, atol, f"{what}[{key!r}]")
             if diff:
                 return diff
         return None

@@ -1,0 +1,113 @@
+"""The autograder end to end: JSON reports, and submissions that are empty, broken or hostile."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.engine import grade_notebook
+from autograder.generate import COURSE_DIR
+from autograder.reference import solution_path
+from autograder.sandbox import Limits
+from tests.submissions import write_submission
+
+NB = "01_softmax_temperature"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+def by_id(report):
+    return {e["id"]: e for e in report["exercises"]}
+
+
+def test_solved_notebook_gets_full_points_as_json(tmp_path):
+    result = run_cli("grade", solution_path(NB), "--json", tmp_path / "r.json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["notebook"] == NB
+    assert report["total"] == report["max_total"] == 10
+    assert set(report) == {"notebook", "total", "max_total", "exercises"}
+    for e in report["exercises"]:
+        assert set(e) == {"id", "points", "max_points", "passed", "feedback"} and e["passed"]
+
+
+def test_untouched_student_notebook_gets_zero_not_implemented(tmp_path):
+    renamed = tmp_path / "my homework (final).ipynb"
+    renamed.write_bytes((COURSE_DIR / f"{NB}.ipynb").read_bytes())
+    result = run_cli("grade", renamed, "--json", tmp_path / "r.json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["notebook"] == NB and report["total"] == 0 and report["max_total"] == 10
+    assert all("not implemented" in e["feedback"] for e in report["exercises"])
+
+
+def test_unreadable_file_is_reported_not_crashed(tmp_path):
+    garbage = tmp_path / "broken.ipynb"
+    garbage.write_text("{ this is not json")
+    result = run_cli("grade", garbage, "--json", tmp_path / "r.json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["total"] == 0 and "could not read" in report["error"]
+
+
+def test_each_broken_exercise_costs_only_itself(tmp_path):
+    path = write_submission(NB, tmp_path / "broken.ipynb",
+                            softmax_with_temperature="def softmax_with_temperature(logits, T=1.0)\n    return logits",
+                            log_softmax_with_temperature="def my_log_softmax(logits, T=1.0):\n    return logits",
+                            entropy="def entropy(probs):\n    while True:\n        pass")
+    report = grade_notebook(path, limits=Limits(seconds_per_case=2))
+    results = {e.id: e for e in report.exercises}
+    assert "SyntaxError" in results["softmax_with_temperature"].feedback
+    assert "defines no function named 'log_softmax_with_temperature'" in results["log_softmax_with_temperature"].feedback
+    assert "my_log_softmax" in results["log_softmax_with_temperature"].feedback
+    assert "longer than 2 s" in results["entropy"].feedback
+    for broken in ("softmax_with_temperature", "log_softmax_with_temperature", "entropy"):
+        assert results[broken].points == 0
+    # softmax_jacobian calls softmax_with_temperature, which the broken cell never defined
+    assert "softmax_with_temperature" in results["softmax_jacobian"].feedback
+
+
+def test_missing_cell_wrong_type_and_a_dying_process(tmp_path):
+    path = write_submission(NB, tmp_path / "odd.ipynb",
+                            softmax_with_temperature=None,
+                            entropy="def entropy(probs):\n    return probs.sum(-1).tolist()",
+                            softmax_jacobian="import os\ndef softmax_jacobian(logits, T=1.0):\n    os._exit(3)")
+    results = {e.id: e for e in grade_notebook(path).exercises}
+    assert "no cell for softmax_with_temperature was found" in results["softmax_with_temperature"].feedback
+    assert "expected a float32 tensor of shape [1] on cpu, got a list" in results["entropy"].feedback and results["entropy"].points == 0
+    assert "died" in results["softmax_jacobian"].feedback and results["softmax_jacobian"].points == 0
+    assert results["log_softmax_with_temperature"].passed
+
+
+def test_hostile_code_cannot_read_solutions_or_exhaust_memory(tmp_path):
+    steal = ("def entropy(probs):\n"
+             f"    open({str(solution_path(NB))!r}).read()\n"
+             "    return probs")
+    hog = ("import torch\n"
+           "def softmax_jacobian(logits, T=1.0):\n"
+           "    blocks = [torch.ones(2**27) for _ in range(64)]\n"
+           "    return logits")
+    path = write_submission(NB, tmp_path / "hostile.ipynb", entropy=steal, softmax_jacobian=hog)
+    results = {e.id: e for e in grade_notebook(path, limits=Limits(memory_mb=1500)).exercises}
+    assert "may not read" in results["entropy"].feedback and results["entropy"].points == 0
+    assert "memory limit" in results["softmax_jacobian"].feedback and results["softmax_jacobian"].points == 0
+    assert results["softmax_with_temperature"].passed
+
+
+def test_folder_grading_writes_csv_and_feedback(tmp_path):
+    submissions = tmp_path / "submitted"
+    submissions.mkdir()
+    (submissions / "alice.ipynb").write_bytes(solution_path(NB).read_bytes())
+    (submissions / "bob.ipynb").write_bytes((COURSE_DIR / f"{NB}.ipynb").read_bytes())
+    result = run_cli("grade", submissions, "--csv", tmp_path / "grades.csv", "--feedback-dir", tmp_path / "fb")
+    assert result.returncode == 0, result.stderr
+    rows = (tmp_path / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("submission,notebook,total,max_total")
+    assert any("alice" in r and ",10.0,10.0," in r for r in rows)
+    assert any("bob" in r and ",0.0,10.0," in r for r in rows)
+    assert "not implemented" in next((tmp_path / "fb").glob("bob*")).read_text()

@@ -1,0 +1,71 @@
+import pytest
+import torch
+
+from ddcourse.device import pick_device
+from ddcourse.models import make_model
+from ddcourse.profiles import get_profile
+from ddcourse.training import accuracy, predict_logits, train
+
+
+@pytest.mark.parametrize("name", ["papernot", "small"])
+def test_models_map_images_to_ten_logits(name):
+    assert make_model(name)(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_unknown_names_are_rejected_clearly(monkeypatch):
+    with pytest.raises(ValueError, match="architecture"):
+        make_model("resnet")
+    with pytest.raises(ValueError, match="unknown profile 'huge'"):
+        get_profile("huge")
+    monkeypatch.setenv("DDCOURSE_PROFILE", "tiny")
+    with pytest.raises(ValueError, match="DDCOURSE_PROFILE"):
+        get_profile()
+
+
+def test_profile_is_chosen_by_argument_then_environment(monkeypatch):
+    monkeypatch.setenv("DDCOURSE_PROFILE", "full")
+    assert get_profile().name == "full"
+    assert get_profile("quick").name == "quick"
+
+
+def test_device_can_be_forced(monkeypatch):
+    monkeypatch.setenv("DDCOURSE_DEVICE", "cpu")
+    assert pick_device().type == "cpu"
+    monkeypatch.setenv("DDCOURSE_DEVICE", "no-such-device")
+    with pytest.raises(ValueError, match="DDCOURSE_DEVICE"):
+        pick_device()
+
+
+def _separable_problem(n=512):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 1, 28, 28, generator=g) * 0.2
+    y = torch.arange(n) % 10
+    x[torch.arange(n), 0, 2 * y, 2 * y] = 1.0  # each class lights its own pixel
+    return x, y
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_training_learns_from_hard_or_soft_labels_at_temperature(soft):
+    x, y = _separable_problem()
+    targets = torch.nn.functional.one_hot(y, 10).float() * 0.9 + 0.01 if soft else y
+    model = make_model("small")
+    before = accuracy(model, x, y)
+    train(model, x, targets, T=5.0, epochs=15, progress=False)
+    assert accuracy(model, x, y) > max(0.9, before + 0.3)
+    assert not model.training
+
+
+def test_training_rejects_bad_targets():
+    x = torch.rand(4, 1, 28, 28)
+    with pytest.raises(ValueError, match="samples"):
+        train(make_model("small"), x, torch.zeros(5, dtype=torch.long), progress=False)
+    with pytest.raises(ValueError, match="int64"):
+        train(make_model("small"), x, torch.zeros(4), progress=False)
+    with pytest.raises(ValueError, match="T must be positive"):
+        train(make_model("small"), x, torch.zeros(4, dtype=torch.long), T=0, progress=False)
+
+
+def test_predict_logits_restores_the_mode():
+    model = make_model("small").train()
+    logits = predict_logits(model, torch.rand(5, 1, 28, 28), batch_size=2)
+    assert logits.shape == (5, 10) and model.training and not logits.requires_grad
