@@ -1,0 +1,83 @@
+"""The solved notebooks run top to bottom (smoke profile), widgets included, and the points that
+nbgrader would read from the hidden test cells equal the direct autograder's."""
+import nbformat
+import pytest
+import torch
+from nbclient import NotebookClient
+
+from autograder.checks import NOTEBOOKS, exercises_of
+from autograder.engine import grade_notebook
+from autograder.notebook import grade_id
+from autograder.reference import solution_path
+from ddcourse.widgets import temperature_explorer
+from tests.submissions import write_submission
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def execute(path, tmp_path):
+    nb = nbformat.read(str(path), as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return nb
+
+
+def errors(nb):
+    return [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.output_type == "error"]
+
+
+def kernel_points(nb):
+    """What nbgrader's partial credit reads: the test cell's execute_result."""
+    points = {}
+    for cell in nb.cells:
+        cell_id = grade_id(cell) or ""
+        if cell_id.startswith("test_"):
+            results = [o for o in cell.outputs if o.output_type == "execute_result"]
+            points[cell_id[5:]] = float(results[0]["data"]["text/plain"]) if results else 0.0
+    return points
+
+
+@pytest.mark.parametrize("notebook", list(NOTEBOOKS))
+def test_solved_notebook_executes_with_full_points_and_widgets(notebook, tmp_path):
+    nb = execute(solution_path(notebook), tmp_path)
+    assert not errors(nb), errors(nb)
+    report = grade_notebook(solution_path(notebook))
+    assert kernel_points(nb) == {e.id: e.max_points for e in report.exercises}
+    stderr = [o.text for c in nb.cells if (grade_id(c) or "").startswith("test_") for o in c.outputs
+              if o.output_type == "stream" and o.name == "stderr"]
+    assert not stderr, f"nbgrader gives 0 points to a test cell that writes to stderr: {stderr}"
+    if notebook == "01_softmax_temperature":
+        assert any(WIDGET_MIME in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+def test_nbgrader_hidden_cells_give_the_direct_autograders_partial_points(tmp_path):
+    notebook = "01_softmax_temperature"
+    forgot_T = ("def softmax_with_temperature(logits, T=1.0):\n"
+                "    if T <= 0:\n        raise ValueError('T must be positive')\n"
+                "    e = (logits - logits.amax(-1, keepdim=True)).exp()\n"
+                "    return e / e.sum(-1, keepdim=True)")
+    path = write_submission(notebook, tmp_path / "submission.ipynb", softmax_with_temperature=forgot_T)
+    in_kernel = kernel_points(execute(path, tmp_path))
+    direct = {e.id: e.points for e in grade_notebook(path).exercises}
+    assert in_kernel == pytest.approx(direct)
+    assert 0 < direct["softmax_with_temperature"] < 3
+    assert set(direct) == set(exercises_of(notebook))
+
+
+def test_temperature_slider_redraws_with_the_students_functions():
+    calls = []
+
+    def softmax(z, T):
+        calls.append(T)
+        return torch.softmax(z / T, dim=-1)
+
+    def entropy(p):
+        return -(p * p.clamp_min(1e-30).log()).sum(-1)
+
+    box = temperature_explorer(torch.linspace(-2, 3, 10), softmax, entropy, label=9)
+    slider = box.children[0]
+    slider.value = 42.0
+    assert calls[0] == 1.0 and calls[-1] == pytest.approx(42.0)
+    with pytest.raises(ValueError, match="logits"):
+        temperature_explorer(torch.zeros(2, 10), softmax, entropy)
