@@ -46,7 +46,7 @@ def softmax_with_temperature(logits, T=1.0):
     logits.div_(T)
     e = (logits - logits.amax(-1, keepdim=True)).exp()
     return e / e.sum(-1, keepdim=True)
-''', "modified its input in place"),
+''', "was modified in place"),
         "detached": ('''
 def softmax_with_temperature(logits, T=1.0):
     if T <= 0:

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import torch
+
+from ddcourse.models import make_model
+
+MODEL_KEY = "__model__"
+
 
 @dataclass
 class Case:
@@ -15,8 +21,8 @@ class Case:
     name: str                       # shown to the student: what this case tries
     args: list = field(default_factory=list)
     kwargs: dict = field(default_factory=dict)
-    probe: str = "call"             # ddcourse.checking.probes.PROBES key: how the function is called
-    judge: str = "close"            # ddcourse.checking.judges.JUDGES key: how the answer is compared
+    probe: str = "call"             # how the function is called: a PROBES key or "module.function" in ddcourse.checking
+    judge: str = "close"            # how the answer is compared: a JUDGES key or "module.function" likewise
     options: dict = field(default_factory=dict)  # probe and judge settings (tolerances, expected error, ...)
     weight: float = 1.0             # share of the exercise's points
 
@@ -26,3 +32,14 @@ class Case:
     @classmethod
     def from_dict(cls, data: dict) -> "Case":
         return cls(**data)
+
+
+def model_arg(architecture: str = "small", seed: int = 0, training: bool = False) -> dict:
+    """A model as case data: a freshly initialised ``architecture`` (ddcourse.models) seeded with
+    ``seed``; the probe rebuilds it on the grading device, in train mode if ``training``."""
+    torch.manual_seed(seed)
+    return {MODEL_KEY: architecture, "state": make_model(architecture).state_dict(), "training": training}
+
+
+def is_model_arg(value) -> bool:
+    return isinstance(value, dict) and MODEL_KEY in value

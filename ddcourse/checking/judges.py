@@ -102,6 +102,9 @@ def _metadata_difference(expected_info: dict, got_info: dict) -> str | None:
     if expected_info.get("type") != got_info.get("type"):
         return f"expected a {_info_text(expected_info)}, got a {_info_text(got_info)}"
     if expected_info.get("type") == "Tensor":
+        if expected_info["requires_grad"] is False and got_info["requires_grad"]:
+            return ("the output is still attached to the autograd graph: it must be detached "
+                    "(compute it under torch.no_grad() or call .detach())")
         for key in ("dtype", "device"):
             if expected_info[key] != got_info[key]:
                 hint = (" (outputs must stay on the input's device)" if key == "device"
@@ -132,6 +135,24 @@ def matching_mistake(got: Any, mistakes: dict, rtol: float, atol: float) -> str 
     return None
 
 
+def _inputs_difference(expected: list, got: list) -> str | None:
+    """How the arguments after the call differ from the reference's (which leaves them as they were)."""
+    for i, (e, g) in enumerate(zip(expected, got)):
+        if isinstance(e, dict) and "parameters" in e:  # a model
+            if g["training"] != e["training"]:
+                return (f"argument {i + 1} (a model) was left in {'train' if g['training'] else 'eval'} mode: "
+                        f"restore the mode it had (model.train(was_training))")
+            if g["gradients_left"] and not e["gradients_left"]:
+                return (f"gradients were left on the parameters of argument {i + 1} (a model): differentiate "
+                        f"with torch.autograd.grad, or zero them afterwards")
+            if value_difference(e["parameters"], g["parameters"], 0.0, 0.0) is not None:
+                return f"the parameters of argument {i + 1} (a model) changed: the function must not train it"
+        elif value_difference(e, g, 0.0, 0.0) is not None:
+            return (f"argument {i + 1} was modified in place; use out-of-place operations "
+                    f"(x = x - m, not x -= m) or work on a copy")
+    return None
+
+
 def judge_close(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:
     """The output (and any recorded gradient) must match the reference within tolerance,
     with the same type, dtype and device, and the inputs must come back unmodified."""
@@ -143,9 +164,9 @@ def judge_close(case: Case, expected: dict, got: dict, mistakes: dict | None = N
     if problem:
         hint = matching_mistake(got["output"], mistakes or {}, rtol, atol)
         return Verdict(False, problem + (f"\nhint: {hint}" if hint else ""))
-    if value_difference(expected["inputs_after"], got["inputs_after"], 0.0, 0.0) is not None:
-        return Verdict(False, "the function modified its input in place; use out-of-place operations "
-                              "(x = x - m, not x -= m) or work on a copy")
+    problem = _inputs_difference(expected["inputs_after"], got["inputs_after"])
+    if problem:
+        return Verdict(False, problem)
     if "input_grad" in expected:
         diff = value_difference(expected["input_grad"], got.get("input_grad"), 10 * rtol, 10 * atol, "gradient")
         if diff:
@@ -178,4 +199,6 @@ def judge(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -
     if "error" in expected and case.judge != "raises":
         raise RuntimeError(f"the reference failed on case {case.name!r} of {case.exercise}: "
                            f"{expected['error']['type']}: {expected['error']['message']}")
-    return JUDGES[case.judge](case, expected, got, mistakes)
+    from ddcourse.checking.probes import resolve
+
+    return resolve(case.judge, JUDGES)(case, expected, got, mistakes)

@@ -7,16 +7,28 @@ kernel for public checks and in a sandboxed worker for grading.
 """
 from __future__ import annotations
 
+import importlib
 import traceback
 from typing import Any, Callable
 
 import torch
+from torch import nn
 
-from ddcourse.checking.cases import Case
+from ddcourse.checking.cases import MODEL_KEY, Case, is_model_arg
+from ddcourse.models import make_model
+
+
+def build_model(spec: dict, device: torch.device | str) -> nn.Module:
+    """The model described by a case's model argument (see cases.model_arg), on ``device``."""
+    model = make_model(spec[MODEL_KEY]).to(device)
+    model.load_state_dict(spec["state"])
+    return model.train(spec["training"])
 
 
 def to_device(value: Any, device: torch.device | str) -> Any:
-    """A copy of ``value`` (tensors, lists, tuples, dicts of them) with every tensor on ``device``."""
+    """A copy of ``value`` (tensors, models, lists, tuples, dicts of them) with everything on ``device``."""
+    if is_model_arg(value):
+        return build_model(value, device)
     if isinstance(value, torch.Tensor):
         return value.detach().to(device).clone()
     if isinstance(value, (list, tuple)):
@@ -34,9 +46,18 @@ def snapshot(value: Any) -> Any:
         return [snapshot(v) for v in value]
     if isinstance(value, dict):
         return {str(k): snapshot(v) for k, v in value.items()}
+    if isinstance(value, nn.Module):
+        return model_state(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return f"<object of type {type(value).__name__}>"
+
+
+def model_state(model: nn.Module) -> dict:
+    """What a judge needs to know about a model after a call: its mode, its parameters, any gradients left."""
+    return {"training": model.training,
+            "parameters": [p.detach().to("cpu").clone() for p in model.parameters()],
+            "gradients_left": any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.parameters())}
 
 
 def describe(value: Any) -> Any:
@@ -83,9 +104,19 @@ def _input_grad(output: Any, wrt: torch.Tensor, weights: torch.Tensor) -> Any:
 PROBES: dict[str, Callable[[Callable, Case, Any], dict]] = {"call": probe_call}
 
 
+def resolve(name: str, registry: dict[str, Callable]) -> Callable:
+    """A registered probe or judge, or "module.function" from a module of ddcourse.checking
+    (so that a notebook's special probes live in a module of their own)."""
+    if name in registry:
+        return registry[name]
+    module, _, function = name.rpartition(".")
+    return getattr(importlib.import_module(f"ddcourse.checking.{module}"), function)
+
+
 def run_probe(fn: Callable, case: Case, device: torch.device | str) -> dict:
     """The probe's observation, or the exception the function raised, as data."""
+    probe = resolve(case.probe, PROBES)
     try:
-        return PROBES[case.probe](fn, case, device)
+        return probe(fn, case, device)
     except Exception as err:  # a student's bug is an observation, not a crash
         return error_observation(err)
