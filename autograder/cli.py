@@ -61,6 +61,15 @@ def cmd_build_checks(args) -> int:
     return 0
 
 
+def cmd_nbgrader_course(args) -> int:
+    from autograder.nbgrader_course import create_course
+
+    for path in create_course(args.root, args.course_id):
+        print(f"wrote {path}")
+    print(f"next: cd {args.root} && nbgrader generate_assignment <notebook>   (see README, 'Grading with nbgrader')")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     build = sub.add_parser("build-checks", help="store public checks' inputs and expected outputs")
     build.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
     build.set_defaults(run=cmd_build_checks)
+
+    course = sub.add_parser("nbgrader-course", help="create an nbgrader course folder from solutions/")
+    course.add_argument("root", help="folder to create (holds nbgrader_config.py and source/)")
+    course.add_argument("--course-id", default="defensive-distillation")
+    course.set_defaults(run=cmd_nbgrader_course)
 
     args = parser.parse_args(argv)
     return args.run(args)

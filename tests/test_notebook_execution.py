@@ -1,16 +1,15 @@
 """The solved notebooks run top to bottom (smoke profile), widgets included, and the points that
-nbgrader would read from the hidden test cells equal the direct autograder's."""
+nbgrader reads from their hidden test cells are the direct autograder's."""
 import nbformat
 import pytest
 import torch
 from nbclient import NotebookClient
 
-from autograder.checks import NOTEBOOKS, exercises_of
+from autograder.checks import NOTEBOOKS
 from autograder.engine import grade_notebook
 from autograder.notebook import grade_id
 from autograder.reference import solution_path
 from ddcourse.widgets import temperature_explorer
-from tests.submissions import write_submission
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -49,20 +48,6 @@ def test_solved_notebook_executes_with_full_points_and_widgets(notebook, tmp_pat
     assert not stderr, f"nbgrader gives 0 points to a test cell that writes to stderr: {stderr}"
     if notebook == "01_softmax_temperature":
         assert any(WIDGET_MIME in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
-
-
-def test_nbgrader_hidden_cells_give_the_direct_autograders_partial_points(tmp_path):
-    notebook = "01_softmax_temperature"
-    forgot_T = ("def softmax_with_temperature(logits, T=1.0):\n"
-                "    if T <= 0:\n        raise ValueError('T must be positive')\n"
-                "    e = (logits - logits.amax(-1, keepdim=True)).exp()\n"
-                "    return e / e.sum(-1, keepdim=True)")
-    path = write_submission(notebook, tmp_path / "submission.ipynb", softmax_with_temperature=forgot_T)
-    in_kernel = kernel_points(execute(path, tmp_path))
-    direct = {e.id: e.points for e in grade_notebook(path).exercises}
-    assert in_kernel == pytest.approx(direct)
-    assert 0 < direct["softmax_with_temperature"] < 3
-    assert set(direct) == set(exercises_of(notebook))
 
 
 def test_temperature_slider_redraws_with_the_students_functions():
