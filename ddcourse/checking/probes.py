@@ -8,6 +8,7 @@ kernel for public checks and in a sandboxed worker for grading.
 from __future__ import annotations
 
 import importlib
+import os
 import traceback
 from typing import Any, Callable
 
@@ -16,6 +17,8 @@ from torch import nn
 
 from ddcourse.checking.cases import MODEL_KEY, Case, is_model_arg
 from ddcourse.models import make_model
+
+_CHECKING_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def build_model(spec: dict, device: torch.device | str) -> nn.Module:
@@ -71,9 +74,14 @@ def describe(value: Any) -> Any:
 
 
 def error_observation(err: BaseException) -> dict:
-    """The exception as data: its type, message, and the last lines of the traceback."""
-    lines = traceback.format_exception(type(err), err, err.__traceback__)
-    return {"error": {"type": type(err).__name__, "message": str(err)[:2000], "traceback": "".join(lines[-3:])[-2000:]}}
+    """The exception as data: its type, message, and where in the submitted code it was raised.
+
+    Frames of the checking machinery are left out, so that the text names only
+    the student's code (and is the same on every machine).
+    """
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if not f.filename.startswith(_CHECKING_DIR)]
+    where = "".join(traceback.format_list(frames[-2:])) + "".join(traceback.format_exception_only(type(err), err))
+    return {"error": {"type": type(err).__name__, "message": str(err)[:2000], "traceback": where[-2000:]}}
 
 
 def probe_call(fn: Callable, case: Case, device: torch.device | str) -> dict:
