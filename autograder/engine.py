@@ -20,7 +20,7 @@ from autograder.sandbox import Limits, run_jobs
 from ddcourse.checking.cases import Case
 from ddcourse.checking.judges import describe_call, judge
 from ddcourse.checking import probes
-from ddcourse.checking.probes import snapshot
+from ddcourse.checking.probes import snapshot, to_device
 from ddcourse.device import pick_device
 from ddcourse.zoo import cache_dir
 
@@ -64,14 +64,14 @@ def all_cases(notebook: str, seed: int) -> list[Case]:
 
 
 def mistakes_for(notebook: str, case: Case) -> dict:
-    """Outputs of the known wrong answers on this case's inputs, for hints."""
+    """Outputs of the known wrong answers on this case's inputs (models rebuilt on the CPU), for hints."""
     wrong = getattr(checks_of(notebook), "MISTAKES", {}).get(case.exercise, {})
     if case.probe != "call" or case.judge != "close":
         return {}
     outputs = {}
     for hint, fn in wrong.items():
         try:
-            outputs[hint] = snapshot(fn(*case.args, **case.kwargs))
+            outputs[hint] = snapshot(fn(*to_device(case.args, "cpu"), **to_device(case.kwargs, "cpu")))
         except Exception:  # a mistake that does not apply to these inputs gives no hint
             pass
     return outputs
@@ -84,7 +84,8 @@ def _jobs(cases: list[Case], exercises: list[str]) -> list[dict]:
 def _reference_cache_file(notebook: str, exercises: list[str], device: str, seed: int) -> Path:
     """A file named by everything the reference's observations depend on."""
     digest = hashlib.sha256()
-    for path in (solution_path(notebook), Path(inspect.getfile(checks_of(notebook))), Path(probes.__file__)):
+    probe_modules = sorted(Path(probes.__file__).parent.glob("*.py"))  # the generic probes and each notebook's
+    for path in (solution_path(notebook), Path(inspect.getfile(checks_of(notebook))), *probe_modules):
         digest.update(path.read_bytes())
     digest.update(repr((exercises, device, seed, torch.__version__)).encode())
     return cache_dir() / "reference-observations" / f"{notebook}-{digest.hexdigest()[:16]}.pt"
@@ -121,13 +122,15 @@ def _score(notebook: str, exercise: str, cases: list[Case], expected: dict, got:
     earned, lines = 0.0, []
     weights = sum(c.weight for c in cases)
     for case, exp, obs in zip(cases, expected["observations"], got["observations"]):
-        verdict = judge(case, exp, obs, mistakes_for(notebook, case))
+        verdict = judge(case, exp, obs)
+        if not verdict.passed:  # the known mistakes only add a hint to a failure: run them only then
+            verdict = judge(case, exp, obs, mistakes_for(notebook, case))
         if verdict.passed:
             earned += case.weight
         else:
             lines.append(f"✗ {case.name}\n    called {describe_call(case)}\n    "
                          + verdict.message.replace("\n", "\n    "))
-        if "error" in obs and obs["error"]["type"] == "NotImplementedError" and case.judge == "close":
+        if "error" in obs and obs["error"]["type"] == "NotImplementedError" and case.judge != "raises":
             return zero("not implemented (the function still raises NotImplementedError)")
     passed = earned == weights
     points = round(max_points * earned / weights, 4)

@@ -85,10 +85,13 @@ def run_jobs(setup: list[str], cells: dict[str, str], jobs: list[dict], device: 
                        "threads": limits.threads, "protected": [str(solutions_dir())]}
             torch.save(request, Path(tmp) / "request.pt")
             log = Path(tmp) / "worker.log"
+            # OpenMP threads that spin while they wait make small tensor operations some 100 times slower once the
+            # machine has more busy threads than cores (two workers grade side by side); passive threads sleep.
+            env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1"}
             with open(log, "wb") as log_file:
                 process = subprocess.Popen([sys.executable, "-m", "autograder.worker", "request.pt", str(out)],
                                            cwd=tmp, stdin=subprocess.DEVNULL, stdout=log_file,
-                                           stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                           stderr=subprocess.STDOUT, env=env)
                 failure = _watch(process, out, [job["exercise"] for job in remaining], limits)
             started_any = any(out.glob("*.started"))
             still = []

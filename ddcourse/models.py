@@ -53,11 +53,59 @@ class SmallCNN(nn.Module):
         return self.net(x)
 
 
-ARCHITECTURES = {"papernot": PapernotCNN, "small": SmallCNN}
+class MLP(nn.Module):
+    """A small fully connected student (notebook 02): 784 -> 128 -> 10 with ReLU, no dropout.
+
+    About 100,000 parameters (the Papernot CNN has 310,000) and some 100 times fewer multiply-adds.
+    """
+
+    def __init__(self, num_classes: int = 10, hidden: int = 128):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),                                          # (B, 784)
+            nn.Linear(28 * 28, hidden), nn.ReLU(),                 # (B, hidden)
+            nn.Linear(hidden, num_classes),                        # (B, 10) logits
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class TinyCNN(nn.Module):
+    """About 4,000 parameters, for check cases, which carry a model's weights as data; its dropout
+    makes train mode and eval mode give different outputs, as in the Papernot CNN."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 8, 5, stride=4, padding=2), nn.ReLU(),    # (B, 8, 7, 7)
+            nn.Flatten(),                                          # (B, 392)
+            nn.Dropout(0.5),
+            nn.Linear(8 * 7 * 7, num_classes),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class LinearClassifier(nn.Module):
+    """An affine classifier, logits = W x + b: the smallest perturbation that changes its decision has a
+    closed form, which is how notebook 04's checks measure how close an attack gets to the optimum."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.fc = nn.Linear(28 * 28, num_classes)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))                               # (B, 784) -> (B, 10)
+
+
+ARCHITECTURES = {"papernot": PapernotCNN, "small": SmallCNN, "tiny": TinyCNN, "mlp": MLP,
+                 "linear": LinearClassifier}
 
 
 def make_model(name: str = "papernot") -> nn.Module:
-    """A freshly initialised model of the named architecture ('papernot' or 'small')."""
+    """A freshly initialised model of the named architecture ('papernot', 'small', 'tiny', 'mlp' or 'linear')."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]()

@@ -26,6 +26,13 @@ class Profile:
     temperatures: tuple   # distillation temperatures swept in notebooks 03 and 05
     cw_steps: int         # Adam iterations per binary-search step of C&W
     cw_search_steps: int  # binary-search steps over the constant c
+    jsma_targets: str     # JSMA in notebook 03: "all" 9 other classes per image (the paper's protocol), "random" one, 9x cheaper
+    student_steps: int    # optimisation steps of each small student trained in notebook 02
+    cw_samples: int       # test images of notebook 04's C&W L2 tables (targeted, and rho_adv)
+    cw_targets: str       # C&W targeted: "all" 9 other classes per image (best, average and worst case), "random" one
+    cw_gallery: int       # classes in notebook 04's gallery of targeted examples (a cw_gallery x cw_gallery grid)
+    cw_linf_samples: int  # test images of the C&W L-inf attack, which is several times slower per image than L2
+    cw_l0_samples: int    # digits shown with the C&W L0 attack, which runs one L2 attack per pruning round
 
     def training_kwargs(self) -> dict:
         """The keyword arguments of ddcourse.training.train that this profile sets."""
@@ -39,14 +46,19 @@ class Profile:
 PROFILES = {
     # CI: every notebook runs in seconds; numbers are meaningless.
     "smoke": Profile("smoke", model="small", train_size=4_000, test_size=500, epochs=2, batch_size=128,
-                     optimizer="adam", lr=1e-3, attack_samples=16, temperatures=(1, 100), cw_steps=20, cw_search_steps=2),
+                     optimizer="adam", lr=1e-3, attack_samples=16, temperatures=(1, 100), cw_steps=20, cw_search_steps=2,
+                     jsma_targets="random", student_steps=40, cw_samples=8, cw_targets="random", cw_gallery=3,
+                     cw_linf_samples=4, cw_l0_samples=1),
     # A laptop with 2 CPU cores: each notebook in minutes, teacher accuracy >= 97%.
     "quick": Profile("quick", model="papernot", train_size=30_000, test_size=2_000, epochs=3, batch_size=128,
-                     optimizer="adam", lr=1e-3, attack_samples=100, temperatures=(1, 10, 100), cw_steps=200, cw_search_steps=5),
+                     optimizer="adam", lr=1e-3, attack_samples=100, temperatures=(1, 10, 100), cw_steps=200, cw_search_steps=5,
+                     jsma_targets="random", student_steps=1_000, cw_samples=100, cw_targets="random", cw_gallery=10,
+                     cw_linf_samples=20, cw_l0_samples=2),
     # The papers' settings, for a GPU.
     "full": Profile("full", model="papernot", train_size=60_000, test_size=10_000, epochs=50, batch_size=128,
                     optimizer="sgd", lr=0.01, attack_samples=1_000, temperatures=(1, 2, 5, 10, 20, 40, 100),
-                    cw_steps=1_000, cw_search_steps=9),
+                    cw_steps=1_000, cw_search_steps=9, jsma_targets="all", student_steps=1_000, cw_samples=1_000,
+                    cw_targets="all", cw_gallery=10, cw_linf_samples=1_000, cw_l0_samples=10),
 }
 
 

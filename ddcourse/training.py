@@ -72,6 +72,7 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float 
             bar.update(1)
         bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
     bar.close()
+    optimizer.zero_grad(set_to_none=True)  # no gradients left behind: a fresh model looks like one from the cache
     return model.eval()
 
 

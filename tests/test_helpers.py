@@ -7,7 +7,7 @@ from ddcourse.profiles import get_profile
 from ddcourse.training import accuracy, predict_logits, train
 
 
-@pytest.mark.parametrize("name", ["papernot", "small"])
+@pytest.mark.parametrize("name", ["papernot", "small", "tiny"])
 def test_models_map_images_to_ten_logits(name):
     assert make_model(name)(torch.rand(3, 1, 28, 28)).shape == (3, 10)
 

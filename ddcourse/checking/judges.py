@@ -6,12 +6,13 @@ answer matches a known mistake, a hint.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
-from ddcourse.checking.cases import Case
+from ddcourse.checking.cases import MODEL_KEY, Case, is_model_arg
 
 
 @dataclass
@@ -27,6 +28,8 @@ def describe_value(value: Any) -> str:
         if value.numel() <= 6:
             text += f" = {[round(v, 6) for v in value.flatten().tolist()]}"
         return text
+    if is_model_arg(value):
+        return f"<{value[MODEL_KEY]} model in {'train' if value['training'] else 'eval'} mode>"
     if isinstance(value, list):
         return "(" + ", ".join(describe_value(v) for v in value) + ")"
     return repr(value)
@@ -94,6 +97,8 @@ def value_difference(expected: Any, got: Any, rtol: float, atol: float, what: st
                 return diff
         return None
     if isinstance(expected, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        if math.isnan(expected) and math.isnan(got):  # nan where nothing is defined: as for tensors, nan matches nan
+            return None
         return None if abs(got - expected) <= atol + rtol * abs(expected) else f"{what}: expected {expected:.6g}, got {got:.6g}"
     return None if got == expected else f"{what}: expected {describe_value(expected)}, got {describe_value(got)}"
 
