@@ -1,0 +1,218 @@
+"""Notebook 02's checks: the reference passes them all; stubs and realistic mistakes lose points
+on the exercise they belong to, with a feedback line a student can act on."""
+import pytest
+
+from autograder.checks import exercises_of
+from autograder.engine import grade_sources
+from autograder.reference import reference_namespace
+from ddcourse.checking.public import format_report, run_public_checks
+from tests.submissions import with_cells
+
+NB = "02_knowledge_distillation"
+
+STUB = '''
+def {name}(*args, **kwargs):
+    raise NotImplementedError()
+'''
+
+# Each wrong loss keeps the reference's argument checks, so that only the mistake itself is graded.
+LOSS_START = '''
+def distillation_loss(student_logits, teacher_logits, labels, T, alpha):
+    if not 0 <= alpha <= 1:
+        raise ValueError("alpha must be in [0, 1]")
+    if teacher_logits.shape != student_logits.shape:
+        raise ValueError("teacher_logits and student_logits differ in shape")
+    if labels.shape != student_logits.shape[:1]:
+        raise ValueError("labels must hold one class per row")
+'''
+STEP_START = '''
+def distillation_step(student, teacher, x, y, optimizer, T, alpha):
+'''
+
+WRONG = {
+    "soft_targets": {
+        "not detached": ('''
+def soft_targets(teacher_logits, T):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    return torch.softmax(teacher_logits / T, dim=-1)
+''', "must be detached"),
+        "forgot T": ('''
+def soft_targets(teacher_logits, T):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    return torch.softmax(teacher_logits.detach(), dim=-1)
+''', "divide the logits by T"),
+    },
+    "soft_cross_entropy": {
+        "sum over the batch": ('''
+def soft_cross_entropy(student_logits, target_probs, T):
+    if T <= 0 or target_probs.shape != student_logits.shape:
+        raise ValueError("bad T or target_probs")
+    return -(target_probs * torch.log_softmax(student_logits / T, dim=-1)).sum()
+''', "summed over the batch"),
+        "log of softmax": ('''
+def soft_cross_entropy(student_logits, target_probs, T):
+    if T <= 0 or target_probs.shape != student_logits.shape:
+        raise ValueError("bad T or target_probs")
+    return -(target_probs * torch.softmax(student_logits / T, dim=-1).log()).sum(-1).mean()
+''', "nan or inf"),
+        "softmax for log-softmax": ('''
+def soft_cross_entropy(student_logits, target_probs, T):
+    if T <= 0 or target_probs.shape != student_logits.shape:
+        raise ValueError("bad T or target_probs")
+    return -(target_probs * torch.softmax(student_logits / T, dim=-1)).sum(-1).mean()
+''', "softmax where log-softmax belongs"),
+        "forgot T": ('''
+def soft_cross_entropy(student_logits, target_probs, T):
+    if T <= 0 or target_probs.shape != student_logits.shape:
+        raise ValueError("bad T or target_probs")
+    return -(target_probs * torch.log_softmax(student_logits, dim=-1)).sum(-1).mean()
+''', "ignores T"),
+    },
+    "distillation_loss": {
+        "no T²": (LOSS_START + '''
+    p = soft_targets(teacher_logits, T)
+    soft = F.kl_div(torch.log_softmax(student_logits / T, dim=-1), p, reduction="batchmean")
+    return alpha * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+''', "lacks the factor T²"),
+        "reverse KL": (LOSS_START + '''
+    p = soft_targets(teacher_logits, T)
+    soft = F.kl_div(p.log(), torch.softmax(student_logits / T, dim=-1), reduction="batchmean")
+    return alpha * T ** 2 * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+''', "KL goes the wrong way"),
+        "mean reduction": (LOSS_START + '''
+    p = soft_targets(teacher_logits, T)
+    soft = (p * (p.log() - torch.log_softmax(student_logits / T, dim=-1))).mean()
+    return alpha * T ** 2 * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+''', "use reduction='batchmean'"),
+        "teacher gets gradients": (LOSS_START + '''
+    p = torch.softmax(teacher_logits / T, dim=-1)
+    soft = F.kl_div(torch.log_softmax(student_logits / T, dim=-1), p, reduction="batchmean")
+    return alpha * T ** 2 * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+''', "a gradient reaches the teacher's logits"),
+        "softmax for log-softmax": (LOSS_START + '''
+    p = soft_targets(teacher_logits, T)
+    soft = F.kl_div(torch.softmax(student_logits / T, dim=-1), p, reduction="batchmean")
+    return alpha * T ** 2 * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+''', "first argument must be log-probabilities"),
+        "alpha on the wrong term": (LOSS_START + '''
+    p = soft_targets(teacher_logits, T)
+    soft = F.kl_div(torch.log_softmax(student_logits / T, dim=-1), p, reduction="batchmean")
+    return (1 - alpha) * T ** 2 * soft + alpha * F.cross_entropy(student_logits, labels)
+''', "alpha weighs the wrong term"),
+        "hard term at T": (LOSS_START + '''
+    p = soft_targets(teacher_logits, T)
+    soft = F.kl_div(torch.log_softmax(student_logits / T, dim=-1), p, reduction="batchmean")
+    return alpha * T ** 2 * soft + (1 - alpha) * F.cross_entropy(student_logits / T, labels)
+''', "hard-label term is taken at T"),
+    },
+    "distillation_step": {
+        "no zero_grad": (STEP_START + '''
+    was_training = teacher.training
+    teacher.eval()
+    with torch.no_grad():
+        teacher_logits = teacher(x)
+    teacher.train(was_training)
+    loss = distillation_loss(student(x), teacher_logits, y, T, alpha)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+''', "call optimizer.zero_grad() before loss.backward()"),
+        "returns the tensor": (STEP_START + '''
+    was_training = teacher.training
+    teacher.eval()
+    with torch.no_grad():
+        teacher_logits = teacher(x)
+    teacher.train(was_training)
+    loss = distillation_loss(student(x), teacher_logits, y, T, alpha)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss
+''', "expected the loss as a Python float, got a Tensor (loss.item())"),
+        "teacher in train mode": (STEP_START + '''
+    with torch.no_grad():
+        teacher_logits = teacher(x)
+    loss = distillation_loss(student(x), teacher_logits, y, T, alpha)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+''', "the teacher ran in train mode"),
+        "mode not restored": (STEP_START + '''
+    teacher.eval()
+    with torch.no_grad():
+        teacher_logits = teacher(x)
+    loss = distillation_loss(student(x), teacher_logits, y, T, alpha)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+''', "the teacher was left in eval mode"),
+        "teacher with gradients on": (STEP_START + '''
+    was_training = teacher.training
+    teacher.eval()
+    teacher_logits = teacher(x)
+    teacher.train(was_training)
+    loss = distillation_loss(student(x), teacher_logits, y, T, alpha)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+''', "wrap it in torch.no_grad()"),
+    },
+}
+
+# distillation_loss calls soft_targets, and distillation_step calls distillation_loss:
+# a mistake in one may cost the exercises built on it too.
+BUILT_ON = {"distillation_loss": {"soft_targets"}, "distillation_step": {"soft_targets", "distillation_loss"}}
+
+
+def test_reference_passes_every_public_check():
+    namespace = reference_namespace(NB)
+    for exercise in exercises_of(NB):
+        results = run_public_checks(exercise, namespace[exercise])
+        assert results and all(v.passed for _, v in results), format_report(exercise, results)
+
+
+def test_reference_passes_every_hidden_check():
+    report = grade_sources(NB, with_cells(NB))
+    assert report.total == report.max_total, [e.feedback for e in report.exercises]
+
+
+def test_stubs_fail_every_public_check():
+    for exercise in exercises_of(NB):
+        namespace = {}
+        exec(STUB.format(name=exercise), namespace)
+        results = run_public_checks(exercise, namespace[exercise])
+        assert not any(v.passed for _, v in results)
+        assert "not implemented" in format_report(exercise, results)
+
+
+def _rounds():
+    """Grading runs with at most one mistake per exercise, and never two exercises of which one is built on the
+    other: the mistakes of soft_targets, distillation_loss and distillation_step each get a run, and
+    soft_cross_entropy's (on which nothing is built) ride along."""
+    def mistakes(exercises):
+        return [(ex, label, source, feedback) for ex in exercises for label, (source, feedback) in WRONG[ex].items()]
+
+    chained, independent = mistakes(["soft_targets", "distillation_loss", "distillation_step"]), \
+        mistakes(["soft_cross_entropy"])
+    rounds = []
+    for i in range(max(len(chained), len(independent))):
+        rounds.append({ex: (label, source, feedback) for ex, label, source, feedback in
+                       [m[i] for m in (chained, independent) if i < len(m)]})
+    return rounds
+
+
+@pytest.mark.parametrize("round_", _rounds(), ids=lambda r: "+".join(label for label, _, _ in r.values()))
+def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
+    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}))
+    for result in report.exercises:
+        if result.id in round_:
+            label, _, feedback = round_[result.id]
+            assert result.points < result.max_points, f"{label}: {result.id} kept full points"
+            assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
+        elif not BUILT_ON.get(result.id, set()) & set(round_):
+            assert result.passed, f"{result.id} lost points for a mistake elsewhere:\n{result.feedback}"
