@@ -1,0 +1,275 @@
+"""Notebook 03's checks: the reference passes them all; stubs and realistic mistakes lose points
+on the exercise they belong to, with a feedback line a student can act on."""
+import pytest
+
+from autograder.checks import exercises_of
+from autograder.engine import grade_sources
+from autograder.reference import reference_namespace
+from ddcourse.checking.public import format_report, run_public_checks
+from tests.submissions import with_cells
+
+NB = "03_defensive_distillation"
+
+STUB = '''
+def {name}(*args, **kwargs):
+    raise NotImplementedError()
+'''
+
+# Exercises that call another exercise: a mistake in the one may cost points in the other.
+CALLERS = {"soft_labels": "defensive_distillation", "input_gradient": "fgsm"}
+
+DISTILLATION = '''
+def defensive_distillation(make_model, x, y, T, train_fn):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    if len(y) != len(x):
+        raise ValueError("y must have one label per image")
+{body}
+'''
+
+WRONG = {
+    "temperature_cross_entropy": {
+        "forgot T": ('''
+def temperature_cross_entropy(logits, targets, T):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    return F.cross_entropy(logits, targets)
+''', "divide the logits by T"),
+        "mean over classes": ('''
+def temperature_cross_entropy(logits, targets, T):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    if targets.dim() == 1:
+        targets = F.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+    return -(targets * torch.log_softmax(logits / T, dim=-1)).mean()
+''', "K times too small"),
+        "Hinton's T squared": ('''
+def temperature_cross_entropy(logits, targets, T):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    return F.cross_entropy(logits / T, targets) * T * T
+''', "T² factor"),
+        "log of softmax": ('''
+def temperature_cross_entropy(logits, targets, T):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    if targets.dim() == 1:
+        targets = F.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+    return -(targets * torch.softmax(logits / T, dim=-1).log()).sum(-1).mean()
+''', "nan or inf"),
+        "no shape check": ('''
+def temperature_cross_entropy(logits, targets, T):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    return F.cross_entropy(logits / T, targets)
+''', "naming targets"),
+    },
+    "soft_labels": {
+        "mode not restored": ('''
+def soft_labels(model, x, T, batch_size=1024):
+    if T <= 0 or batch_size < 1:
+        raise ValueError("T and batch_size must be positive")
+    model.eval()
+    with torch.no_grad():
+        return torch.softmax(torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]) / T, -1)
+''', "left in eval mode"),
+        "train mode": ('''
+def soft_labels(model, x, T, batch_size=1024):
+    if T <= 0 or batch_size < 1:
+        raise ValueError("T and batch_size must be positive")
+    with torch.no_grad():
+        return torch.softmax(torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]) / T, -1)
+''', "its dropout must be off"),
+        "forgot T": ('''
+def soft_labels(model, x, T, batch_size=1024):
+    if T <= 0 or batch_size < 1:
+        raise ValueError("T and batch_size must be positive")
+    return torch.softmax(predict_logits(model, x, batch_size), -1)
+''', "divide the logits by T"),
+        "with grad": ('''
+def soft_labels(model, x, T, batch_size=1024):
+    if T <= 0 or batch_size < 1:
+        raise ValueError("T and batch_size must be positive")
+    was_training = model.training
+    model.eval()
+    logits = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return torch.softmax(logits / T, -1)
+''', "still attached to the autograd graph"),
+    },
+    "defensive_distillation": {
+        "student from the teacher's weights": (DISTILLATION.format(body='''
+    teacher = make_model()
+    train_fn(teacher, x, y, T)
+    student = make_model()
+    student.load_state_dict(teacher.state_dict())
+    train_fn(student, x, soft_labels(teacher, x, T), T)
+    return teacher.eval(), student.eval()'''), "starts from the trained teacher's weights"),
+        "teacher trained twice": (DISTILLATION.format(body='''
+    teacher = make_model()
+    train_fn(teacher, x, y, T)
+    train_fn(teacher, x, soft_labels(teacher, x, T), T)
+    return teacher.eval(), make_model().eval()'''), "the teacher trained a second time"),
+        "soft labels before training": (DISTILLATION.format(body='''
+    teacher, student = make_model(), make_model()
+    targets = soft_labels(teacher, x, T)
+    train_fn(teacher, x, y, T)
+    train_fn(student, x, targets, T)
+    return teacher.eval(), student.eval()'''), "compute them after train_fn has trained the teacher"),
+        "student on hard labels": (DISTILLATION.format(body='''
+    teacher, student = make_model(), make_model()
+    train_fn(teacher, x, y, T)
+    train_fn(student, x, y, T)
+    return teacher.eval(), student.eval()'''), "must be trained on the teacher's soft labels"),
+        "student at T=1": (DISTILLATION.format(body='''
+    teacher = make_model()
+    train_fn(teacher, x, y, T)
+    student = make_model()
+    train_fn(student, x, soft_labels(teacher, x, T), 1.0)
+    return teacher.eval(), student.eval()'''), "both models are trained at the same T"),
+        "left in train mode": (DISTILLATION.format(body='''
+    teacher = make_model()
+    train_fn(teacher, x, y, T)
+    student = make_model()
+    train_fn(student, x, soft_labels(teacher, x, T), T)
+    return teacher, student'''), "returned in train mode"),
+        "soft labels in train mode": (DISTILLATION.format(body='''
+    teacher = make_model()
+    train_fn(teacher, x, y, T)
+    with torch.no_grad():
+        targets = torch.softmax(teacher(x) / T, dim=-1)
+    student = make_model()
+    train_fn(student, x, targets, T)
+    return teacher.eval(), student.eval()'''), "in eval mode, at the same T"),
+        "pair reversed": (DISTILLATION.format(body='''
+    teacher = make_model()
+    train_fn(teacher, x, y, T)
+    student = make_model()
+    train_fn(student, x, soft_labels(teacher, x, T), T)
+    return student.eval(), teacher.eval()'''), "expected the pair (teacher, student)"),
+    },
+    "input_gradient": {
+        "gradient of the mean": ('''
+def input_gradient(model, x, y):
+    if y.shape != x.shape[:1]:
+        raise ValueError("y must have one label per sample")
+    was_training = model.training
+    model.eval()
+    x = x.detach().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(F.cross_entropy(model(x), y), x)
+    model.train(was_training)
+    return gradient
+''', "B times too small"),
+        "backward": ('''
+def input_gradient(model, x, y):
+    if y.shape != x.shape[:1]:
+        raise ValueError("y must have one label per sample")
+    was_training = model.training
+    model.eval()
+    x = x.detach().requires_grad_(True)
+    F.cross_entropy(model(x), y, reduction="sum").backward()
+    model.train(was_training)
+    return x.grad
+''', "gradients were left on the parameters"),
+        "mode not restored": ('''
+def input_gradient(model, x, y):
+    if y.shape != x.shape[:1]:
+        raise ValueError("y must have one label per sample")
+    model.eval()
+    x = x.detach().requires_grad_(True)
+    return torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum"), x)[0]
+''', "left in eval mode"),
+    },
+    "fgsm": {
+        "no clipping": ('''
+def fgsm(model, x, y, eps):
+    if eps < 0:
+        raise ValueError("eps must be >= 0")
+    if ((x < 0) | (x > 1)).any():
+        raise ValueError("x must be in [0, 1]")
+    return (x + eps * input_gradient(model, x, y).sign()).detach()
+''', "not clipped"),
+        "no sign": ('''
+def fgsm(model, x, y, eps):
+    if eps < 0:
+        raise ValueError("eps must be >= 0")
+    if ((x < 0) | (x > 1)).any():
+        raise ValueError("x must be in [0, 1]")
+    return (x + eps * input_gradient(model, x, y)).clamp(0, 1).detach()
+''', "eps·sign(gradient)"),
+        "no validation": ('''
+def fgsm(model, x, y, eps):
+    return (x + eps * input_gradient(model, x, y).sign()).clamp(0, 1).detach()
+''', "expected ValueError"),
+    },
+    "attack_success_rate": {
+        "counts the already wrong": ('''
+def attack_success_rate(model, x, x_adv, y):
+    if x_adv.shape != x.shape or y.shape != x.shape[:1]:
+        raise ValueError("x_adv and y must match x")
+    return (predict_logits(model, x_adv).argmax(1) != y).float().mean().item()
+''', "including those already wrong"),
+        "a tensor": ('''
+def attack_success_rate(model, x, x_adv, y):
+    if x_adv.shape != x.shape or y.shape != x.shape[:1]:
+        raise ValueError("x_adv and y must match x")
+    correct = predict_logits(model, x).argmax(1) == y
+    return (correct & (predict_logits(model, x_adv).argmax(1) != y)).sum() / correct.sum()
+''', "expected a float"),
+    },
+}
+
+
+def test_reference_passes_every_public_check():
+    namespace = reference_namespace(NB)
+    for exercise in exercises_of(NB):
+        results = run_public_checks(exercise, namespace[exercise])
+        assert results and all(v.passed for _, v in results), format_report(exercise, results)
+
+
+def test_reference_passes_every_hidden_check():
+    report = grade_sources(NB, with_cells(NB))
+    assert report.total == report.max_total, [e.feedback for e in report.exercises]
+
+
+def test_stubs_fail_every_public_check():
+    for exercise in exercises_of(NB):
+        namespace = {}
+        exec(STUB.format(name=exercise), namespace)
+        results = run_public_checks(exercise, namespace[exercise])
+        assert not any(v.passed for _, v in results)
+        assert "not implemented" in format_report(exercise, results)
+
+
+def test_untouched_stubs_score_zero_with_not_implemented():
+    report = grade_sources(NB, {ex: STUB.format(name=ex) for ex in exercises_of(NB)})
+    for result in report.exercises:
+        assert result.points == 0 and "not implemented" in result.feedback, (result.id, result.feedback)
+
+
+def _rounds():
+    """Group the mistakes into grading runs of at most one per exercise, never one in an exercise together
+    with one in an exercise that calls it (CALLERS), so that each lost point has one cause."""
+    def zipped(exercises):
+        rounds = []
+        for exercise in exercises:
+            for i, (label, (source, feedback)) in enumerate(WRONG[exercise].items()):
+                if len(rounds) <= i:
+                    rounds.append({})
+                rounds[i][exercise] = (label, source, feedback)
+        return rounds
+
+    return (zipped(["soft_labels", "input_gradient", "temperature_cross_entropy", "attack_success_rate"])
+            + zipped(["defensive_distillation", "fgsm"]))
+
+
+@pytest.mark.parametrize("round_", _rounds(), ids=lambda r: "+".join(label for label, _, _ in r.values()))
+def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
+    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}))
+    for result in report.exercises:
+        if result.id in round_:
+            label, _, feedback = round_[result.id]
+            assert result.points < result.max_points, f"{label}: {result.id} kept full points"
+            assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
+        elif not any(CALLERS.get(ex) == result.id for ex in round_):
+            assert result.passed, f"{result.id} lost points for a mistake elsewhere:\n{result.feedback}"
