@@ -2,9 +2,8 @@
 
     python -m benchmarks cw [--n 20] [--device cpu] [--steps 200] [--search-steps 5]
 
-Trains the undistilled Papernot CNN at the quick profile's settings (30,000
-images, 3 epochs, Adam 1e-3; cached under ~/.cache/ddcourse, keyed by those
-settings), takes the first N test images it classifies correctly, and attacks
+Takes the undistilled Papernot CNN of the quick profile (ddcourse.zoo: trained
+on first use, then cached; 30,000 images, 3 epochs, Adam 1e-3), takes the first N test images it classifies correctly, and attacks
 them UNTARGETED (target = the true label, the setting of minimal_perturbation
 and the robustness tables) with:
 
@@ -27,64 +26,21 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import math
-import os
 import time
-from pathlib import Path
 
 import torch
 
+from autograder.reference import reference_namespace
 from ddcourse.data import load_mnist
 from ddcourse.device import pick_device, seed_everything
-from ddcourse.models import make_model
-from ddcourse.training import predict_logits, train
-
-# The undistilled teacher at the quick profile's scale: ~97.7% test accuracy, ~35 s on 2 CPU cores.
-MODEL_SETTINGS = dict(arch="papernot", train_size=30_000, epochs=3, optimizer="adam", lr=1e-3,
-                      batch_size=128, seed=0)
-CACHE_DIR = Path(os.environ.get("DDCOURSE_CACHE", Path.home() / ".cache" / "ddcourse"))
-# The reference solutions of notebook 04 (exercise cells), until the autograder can run them.
-REFERENCE_SOLUTIONS = Path(os.environ.get("DDCOURSE_CW_REFERENCE", "/work/drafts/cw_reference.py"))
-
+from ddcourse.profiles import get_profile
+from ddcourse.training import predict_logits
+from ddcourse.zoo import undistilled_model
 
 def load_course_attack():
-    """The course's reference C&W L2 attack: the solution of exercise cw_l2_attack of 04_carlini_wagner."""
-    namespace = _run_python_file(REFERENCE_SOLUTIONS)
-    return namespace["cw_l2_attack"]
-
-
-def _run_python_file(path: Path) -> dict:
-    """Execute a Python file as a module and return its namespace."""
-    spec = importlib.util.spec_from_file_location("course_cw_reference", path)
-    if spec is None or not path.exists():
-        raise FileNotFoundError(f"reference solutions not found at {path} (set DDCOURSE_CW_REFERENCE)")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return vars(module)
-
-
-def cached_model(device: torch.device) -> torch.nn.Module:
-    """The undistilled CNN of MODEL_SETTINGS: loaded from the cache, else trained and cached."""
-    s = MODEL_SETTINGS
-    name = (f"cw-bench-{s['arch']}-n{s['train_size']}-e{s['epochs']}-{s['optimizer']}-lr{s['lr']:g}"
-            f"-b{s['batch_size']}-seed{s['seed']}.pt")
-    path = CACHE_DIR / name
-    model = make_model(s["arch"]).to(device)
-    if path.exists():
-        model.load_state_dict(torch.load(path, map_location=device, weights_only=True))
-        print(f"model: loaded {path}")
-        return model.eval()
-    seed_everything(s["seed"])
-    model = make_model(s["arch"]).to(device)
-    x, y = load_mnist("train", limit=s["train_size"], device=device)
-    start = time.perf_counter()
-    train(model, x, y, epochs=s["epochs"], optimizer=s["optimizer"], lr=s["lr"], batch_size=s["batch_size"],
-          seed=s["seed"], progress=False)
-    print(f"model: trained in {time.perf_counter() - start:.0f} s, cached at {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), path)
-    return model.eval()
+    """The course's reference C&W L2 attack: exercise cw_l2_attack of the solved notebook 04_carlini_wagner."""
+    return reference_namespace("04_carlini_wagner")["cw_l2_attack"]
 
 
 def first_correct(model, n: int, device: torch.device):
@@ -168,7 +124,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
 
     device = pick_device(args.device)
-    model = cached_model(device)
+    model = undistilled_model(get_profile("quick"), device)
     x, y, accuracy = first_correct(model, args.n, device)
     print(f"device {device}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}; "
           f"test accuracy {accuracy:.2%}")

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from autograder.checks import softmax_temperature
+from autograder.checks import defensive_distillation, softmax_temperature
+from autograder.checks import knowledge_distillation
+from autograder.checks import carlini_wagner
 
 NOTEBOOKS: dict[str, ModuleType] = {
     "01_softmax_temperature": softmax_temperature,
+    "02_knowledge_distillation": knowledge_distillation,
+    "03_defensive_distillation": defensive_distillation,
+    "04_carlini_wagner": carlini_wagner,
 }
 
 
