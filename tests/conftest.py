@@ -4,6 +4,9 @@ import os
 import pytest
 
 os.environ["DDCOURSE_PROFILE"] = "smoke"
+# Read by OpenMP when torch is first imported (here and in the notebook kernels the tests start): spinning threads
+# make small tensor operations some 100 times slower on a machine with more busy threads than cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(scope="session", autouse=True)
