@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from autograder.checks import catalogue, checks_of, exercises_of
-from autograder.notebook import SubmissionError, exercise_sources, identify_notebook, read_notebook
+from ddcourse.notebook import SubmissionError, exercise_sources, identify_notebook, read_notebook
 from autograder.reference import exercise_points, reference_sources, solution_path
 from autograder.sandbox import Limits, run_jobs
 from ddcourse.checking.cases import Case

@@ -5,8 +5,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from autograder.loader import load_cells
-from autograder.notebook import exercise_sources, grade_id, read_notebook, setup_sources
+from ddcourse.loader import load_cells
+from ddcourse.notebook import exercise_sources, grade_id, read_notebook, setup_sources
 
 SOLUTIONS_ENV = "DDCOURSE_SOLUTIONS"
 TEST_CELL_PREFIX = "test_"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from autograder.loader import CellTimeout, load_cells, time_limit
+from ddcourse.loader import CellTimeout, load_cells, time_limit
 from ddcourse.checking.cases import Case
 from ddcourse.checking.probes import error_observation, run_probe
 

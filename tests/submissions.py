@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.checks import exercises_of
-from autograder.notebook import grade_id
+from ddcourse.notebook import grade_id
 from autograder.reference import reference_sources, solution_path
 
 

@@ -7,7 +7,7 @@ import torch
 
 from autograder.checks import NOTEBOOKS
 from autograder.generate import COURSE_DIR, render, student_version
-from autograder.notebook import grade_id
+from ddcourse.notebook import grade_id
 from autograder.public_data import public_data
 from autograder.reference import solutions_dir
 from ddcourse.checking.judges import value_difference

@@ -7,7 +7,7 @@ from nbclient import NotebookClient
 
 from autograder.checks import NOTEBOOKS
 from autograder.engine import grade_notebook
-from autograder.notebook import grade_id
+from ddcourse.notebook import grade_id
 from autograder.reference import solution_path
 from ddcourse.widgets import temperature_explorer
 

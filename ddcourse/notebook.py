@@ -1,5 +1,5 @@
 """Reading notebooks and finding their exercise cells, for the solved
-reference and for a student's submission alike (autograder.loader runs them).
+reference and for a student's submission alike (ddcourse.loader runs them).
 
 Cells are recognised by their nbgrader grade id (the exercise id for a
 solution cell, "setup..." for the locked import cells); when a submission
@@ -41,6 +41,26 @@ def _defines(source: str, name: str) -> bool:
         return re.search(rf"^\s*def\s+{re.escape(name)}\s*\(", source, re.MULTILINE) is not None
     return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name
                for node in tree.body)
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def is_definition_cell(source: str) -> bool:
+    """True for a cell that only defines things (functions, classes, imports, a docstring): safe to run
+    again elsewhere, unlike a cell that trains or plots."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    docstring = lambda node: isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    return bool(body) and all(isinstance(node, _DEFINITIONS) or docstring(node) for node in body)
+
+
+def definition_sources(nb) -> list[str]:
+    """Sources of the code cells that only define things, setup cells excluded, in notebook order."""
+    return [cell.source for cell in nb.cells if cell.cell_type == "code"
+            and not (grade_id(cell) or "").startswith("setup") and is_definition_cell(cell.source)]
 
 
 def exercise_sources(nb, exercise_ids: list[str]) -> dict[str, str]:
