@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from types import CodeType
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -53,3 +55,46 @@ def undistilled_model(profile: Profile | str | None = None, device: torch.device
           **profile.training_kwargs())
     torch.save(model.state_dict(), path)
     return model.eval()
+
+
+def _code_bytes(code: CodeType) -> bytes:
+    parts = [code.co_code, repr(code.co_names).encode()]
+    parts += [_code_bytes(c) if isinstance(c, CodeType) else repr(c).encode() for c in code.co_consts]
+    return b"|".join(parts)
+
+
+def fingerprint(*functions: Callable) -> str:
+    """A short digest of what the functions' code does (not where it is written): a cache key that changes
+    when a student edits a function that built a cached model."""
+    digest = hashlib.sha1()
+    for fn in functions:
+        code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
+        digest.update(_code_bytes(code) if code else repr(fn).encode())
+    return digest.hexdigest()[:12]
+
+
+def cached_models(name: str, key: object, constructors: Sequence[Callable[[], nn.Module]],
+                  build: Callable[[], Sequence[nn.Module]], device: torch.device | str | None = None) -> list[nn.Module]:
+    """Models made by ``build()`` once, then loaded from the cache, in eval mode.
+
+    ``key`` holds everything the models depend on (profile settings, temperature, a ``fingerprint`` of the
+    functions that trained them); ``constructors`` make empty models of the same architectures, in order,
+    to load the stored weights into.
+    """
+    device = pick_device(str(device) if device is not None else None)
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:12]
+    path = cache_dir() / f"{name}-{digest}.pt"
+    if path.exists():
+        states = torch.load(path, map_location=device, weights_only=True)
+        if len(states) == len(constructors):
+            models = [make().to(device) for make in constructors]
+            for model, state in zip(models, states):
+                model.load_state_dict(state)
+            return [model.eval() for model in models]
+    models = list(build())
+    if len(models) != len(constructors):
+        raise ValueError(f"build() returned {len(models)} models but {len(constructors)} constructors were given")
+    tmp = path.with_suffix(".tmp")
+    torch.save([model.state_dict() for model in models], tmp)
+    tmp.replace(path)
+    return [model.eval() for model in models]

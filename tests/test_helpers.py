@@ -69,3 +69,39 @@ def test_predict_logits_restores_the_mode():
     model = make_model("small").train()
     logits = predict_logits(model, torch.rand(5, 1, 28, 28), batch_size=2)
     assert logits.shape == (5, 10) and model.training and not logits.requires_grad
+
+
+def test_cached_models_builds_once_and_rebuilds_when_the_key_changes(tmp_path, monkeypatch):
+    from ddcourse import zoo
+
+    monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path))
+    builds = []
+
+    def build():
+        builds.append(1)
+        torch.manual_seed(len(builds))
+        return [make_model("tiny"), make_model("tiny")]
+
+    first = zoo.cached_models("pair", ("a", 1), [lambda: make_model("tiny")] * 2, build, "cpu")
+    again = zoo.cached_models("pair", ("a", 1), [lambda: make_model("tiny")] * 2, build, "cpu")
+    assert len(builds) == 1 and not again[0].training
+    for fresh, loaded in zip(first, again):
+        for p, q in zip(fresh.parameters(), loaded.parameters()):
+            assert torch.equal(p, q)
+    zoo.cached_models("pair", ("a", 2), [lambda: make_model("tiny")] * 2, build, "cpu")
+    assert len(builds) == 2
+
+
+def test_fingerprint_follows_the_code_not_the_name():
+    from ddcourse.zoo import fingerprint
+
+    def f(x):
+        return x * 2
+
+    def g(x):
+        return x * 2
+
+    def h(x):
+        return x * 3
+
+    assert fingerprint(f) == fingerprint(g) != fingerprint(h)
