@@ -1,7 +1,9 @@
-"""The Jacobian-based Saliency Map Attack (JSMA) of Papernot et al. (2016), batched.
+"""The Jacobian-based Saliency Map Attack (JSMA), batched.
 
-JSMA is the attack behind the defensive-distillation paper's headline (MNIST:
-95.89% success on the undistilled network, 0.45% at T=100). It is targeted and
+JSMA was introduced by Papernot et al. (EuroS&P 2016, "The Limitations of Deep
+Learning in Adversarial Settings") and is the attack behind the
+defensive-distillation paper's headline (Papernot et al., S&P 2016; MNIST:
+95.89% success on the undistilled network, 0.45% distilled). It is targeted and
 changes few pixels (an L0 attack). For each sample, until the model says
 ``target`` or the pixel budget is spent:
 
@@ -16,14 +18,16 @@ theta = +1 a chosen pixel is pushed to 1.0 and, saturated, leaves it. Pairs
 rather than single pixels because the paper found single pixels too strict a
 condition: few pixels alone raise the target and lower every other class.
 
-``out`` is either the logits Z (``use_logits=True``, the variant of Carlini &
-Wagner, and the course's default) or the softmax F at T=1 (``use_logits=False``,
-Papernot's original). The course defaults to the logits because a distilled
-model deployed at T=1 has huge logits: its float32 softmax is an exact one-hot,
-the Jacobian of F is exactly zero, the saliency map is empty and JSMA-F gives up
-without changing a pixel. That is gradient masking, not robustness (notebook
-06), and the logits still carry the gradient. Papernot's numbers were computed
-on F, so keep ``use_logits=False`` to reproduce them. On an undistilled model F
+``out`` is either the logits Z (``use_logits=True``, "JSMA-Z": the original JSMA
+of the EuroS&P paper, and the course's default) or the softmax F at T=1
+(``use_logits=False``, "JSMA-F": the variant the distillation paper evaluated).
+On a distilled model deployed at T=1 the logits are huge: its float32 softmax is
+an exact one-hot, the Jacobian of F is exactly zero, the saliency map is empty
+and JSMA-F gives up without changing a pixel. That is gradient masking, not
+robustness (notebook 06). The logits still carry a gradient, but Carlini &
+Wagner report that JSMA-Z fails against distilled networks as well, so neither
+variant measures their robustness. The distillation paper's numbers were
+computed on F, so keep ``use_logits=False`` to reproduce them. On an undistilled model F
 is also the stronger choice within the budget: dF_t/dx = F_t (dZ_t - sum_j F_j dZ_j)
 weighs each rival class by its probability, so it aims at the class that is
 winning, where beta on Z adds up all nine rivals alike. Measured on a PapernotCNN
@@ -135,8 +139,9 @@ def jsma_attack(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, thet
         be chosen again, finer but slower; negative values darken pixels.
     gamma: the most pixels changed, as a fraction of N. The paper's 14.5%
         allows 112 pixels of 784; lower keeps the change small but fails more.
-    use_logits: saliency on the logits (True) or on the softmax at T=1 (False,
-        Papernot's JSMA-F, whose gradient vanishes on a distilled model).
+    use_logits: saliency on the logits (True, JSMA-Z, the original JSMA) or on
+        the softmax at T=1 (False, JSMA-F of the distillation paper, whose
+        gradient vanishes on a distilled model).
     batch_size: samples attacked together (None: BATCH_SIZE). Larger is
         faster on a GPU; memory grows as batch_size · N² for the pair search.
 
