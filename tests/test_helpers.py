@@ -28,6 +28,15 @@ def test_profile_is_chosen_by_argument_then_environment(monkeypatch):
     assert get_profile("quick").name == "quick"
 
 
+def test_full_profile_trains_and_attacks_as_carlini():
+    # train_models.py of carlini/nn_robust_attacks: 55,000 images, 50 epochs, SGD lr 0.01 (Nesterov), batch 128;
+    # l2_attack.py's defaults (lr 1e-2, 9 binary-search steps, c from 1e-3) with test_attack.py's 1,000 iterations
+    full = get_profile("full")
+    assert (full.model, full.train_size, full.epochs, full.batch_size) == ("papernot", 55_000, 50, 128)
+    assert (full.optimizer, full.lr) == ("sgd", 0.01)
+    assert (full.cw_steps, full.cw_search_steps, full.cw_lr, full.cw_c_init) == (1_000, 9, 1e-2, 1e-3)
+
+
 def test_device_can_be_forced(monkeypatch):
     monkeypatch.setenv("DDCOURSE_DEVICE", "cpu")
     assert pick_device().type == "cpu"
