@@ -56,8 +56,9 @@ PROFILES = {
                      optimizer="adam", lr=1e-3, attack_samples=100, temperatures=(1, 10, 100), cw_steps=200, cw_search_steps=5,
                      jsma_targets="random", student_steps=1_000, cw_samples=100, cw_targets="random", cw_gallery=10,
                      cw_linf_samples=20, cw_l0_samples=2, cw_lr=0.05, cw_c_init=1.0),
-    # The papers' settings, for a GPU; training as in Carlini's train_models.py (the first 55,000 MNIST training
-    # images, 50 epochs of SGD with Nesterov momentum 0.9, lr 0.01, batch 128).
+    # The papers' settings, for a GPU; training as in Carlini's train_models.py: its 55,000 MNIST training images,
+    # 50 epochs of SGD with Nesterov momentum 0.9, lr 0.01. (The version of train_models.py read at commit 00be112
+    # trains with batch 16, holds out 20% for validation and decays lr by 1e-6; the course keeps batch 128.)
     "full": Profile("full", model="papernot", train_size=55_000, test_size=10_000, epochs=50, batch_size=128,
                     optimizer="sgd", lr=0.01, attack_samples=1_000, temperatures=(1, 2, 5, 10, 20, 40, 100),
                     cw_steps=1_000, cw_search_steps=9, jsma_targets="all", student_steps=1_000, cw_samples=1_000,
