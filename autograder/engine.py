@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -91,6 +92,21 @@ def _reference_cache_file(notebook: str, exercises: list[str], device: str, seed
     return cache_dir() / "reference-observations" / f"{notebook}-{digest.hexdigest()[:16]}.pt"
 
 
+def _digest_file(path: Path) -> Path:
+    return path.with_suffix(".sha256")
+
+
+def _load_checked(path: Path) -> dict | None:
+    """The cached observations, or None when they are missing, unreadable or not what the grader wrote."""
+    try:
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != _digest_file(path).read_text().strip():
+            return None
+        return torch.load(io.BytesIO(data), weights_only=True)
+    except Exception:
+        return None
+
+
 def reference_results(notebook: str, exercises: list[str], cases: list[Case], device: str, seed: int,
                       limits: Limits) -> dict:
     """The reference's observations; cached on disk, since they are the same for every submission."""
@@ -98,10 +114,16 @@ def reference_results(notebook: str, exercises: list[str], cases: list[Case], de
     if path.exists():
         return torch.load(path, weights_only=True)
     setup, cells = reference_sources(notebook, exercises_of(notebook))
-    results = run_jobs(setup, cells, _jobs(cases, exercises), device, limits)
+    results = run_jobs(setup, cells, _jobs(cases, exercises), device, limits, sandboxed=False)
     if all("failure" not in r and not r["load_error"] for r in results.values()):
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(results, path)
+        buffer = io.BytesIO()
+        torch.save(results, buffer)
+        data = buffer.getvalue()
+        for target, content in ((path, data), (_digest_file(path), hashlib.sha256(data).hexdigest().encode())):
+            partial = target.with_name(target.name + ".partial")
+            partial.write_bytes(content)
+            partial.replace(target)
     return results
 
 

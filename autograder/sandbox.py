@@ -1,24 +1,48 @@
-"""Running submitted code apart: a worker process with a time limit per
-exercise and a memory limit, restarted after a crash so that one broken
-exercise costs that exercise only."""
+"""Running submitted code apart: one sandboxed worker process per exercise.
+
+Each exercise runs in its own bubblewrap sandbox (user, PID, mount, network,
+IPC namespaces): an unprivileged uid, the Python environment, ddcourse and
+data/ read-only, a small private /tmp, and no view of solutions/, the
+reference cache, the rest of the checkout or the grader's files. Its result
+comes back over a pipe that only that worker holds, so one exercise cannot
+decide another's result; the time limit is the parent's own clock; killing
+the sandbox kills everything the submission started.
+"""
 from __future__ import annotations
 
+import io
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import psutil
 import torch
 
 from autograder.reference import solutions_dir
+from ddcourse.zoo import cache_dir
 
 STARTUP_SECONDS = 60.0      # importing torch (and CUDA) before the first exercise starts
 POLL_SECONDS = 0.05
 MAX_RESULT_BYTES = 256 << 20
+MAX_OUTPUT_BYTES = 64 << 20     # any file the worker writes, its stdout and stderr included (RLIMIT_FSIZE)
+TMPFS_BYTES = 256 << 20         # the sandbox's private /tmp and /dev/shm, each
+LOG_TAIL_BYTES = 1500
+SANDBOX_UID = 65534
+REPO = Path(__file__).resolve().parents[1]
+WORKER = Path(__file__).with_name("worker.py")
+REFERENCE_CACHE = "reference-observations"
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create namespaces here."""
 
 
 @dataclass
@@ -28,6 +52,43 @@ class Limits:
     seconds_per_cell: float = 30.0    # running an exercise's cell (definitions, not work) at load time
     memory_mb: int = 4096
     threads: int = 2
+    unsafe_no_sandbox: bool = False   # run submissions without the OS sandbox (only where it cannot start)
+
+
+@lru_cache(maxsize=None)
+def sandbox_problem() -> str | None:
+    """Why the sandbox cannot start here, or None when it can."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    probe = subprocess.run(["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--ro-bind", "/", "/",
+                            "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"bubblewrap cannot create namespaces here: {probe.stderr.strip()}"
+    return None
+
+
+def _bwrap_command() -> list[str]:
+    """bwrap arguments: everything read-only, the checkout, home and solutions hidden, a few folders shown again."""
+    home, cache = Path.home().resolve(), cache_dir().resolve()
+    hidden = [REPO, home, solutions_dir().resolve(), Path(tempfile.gettempdir()).resolve()]
+    shown = [REPO / "ddcourse", REPO / "data", Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), cache]
+    command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+               "--die-with-parent", "--new-session", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+               "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
+    for path in hidden:
+        command += ["--size", str(TMPFS_BYTES), "--tmpfs", str(path)]
+    for path in shown:
+        if path.exists():
+            command += ["--ro-bind", str(path), str(path)]
+    command += ["--tmpfs", str(cache / REFERENCE_CACHE),
+                "--ro-bind", str(WORKER), str(REPO / "grader_worker.py"), "--chdir", "/tmp",
+                "--setenv", "HOME", "/tmp"]
+    return command + ["--", sys.executable, "-s", str(REPO / "grader_worker.py")]
+
+
+def _limit_output() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def _rss_mb(process: psutil.Process) -> float:
@@ -38,79 +99,125 @@ def _rss_mb(process: psutil.Process) -> float:
         return 0.0
 
 
-def _log_tail(path: Path, chars: int = 1500) -> str:
-    text = path.read_text(errors="replace") if path.exists() else ""
-    return text[-chars:].strip()
+def _log_tail(path: Path) -> str:
+    with open(path, "rb") as log:
+        log.seek(max(0, path.stat().st_size - LOG_TAIL_BYTES))
+        return log.read().decode(errors="replace").strip()
 
 
-def _watch(process: subprocess.Popen, out: Path, exercises: list[str], limits: Limits) -> str | None:
-    """Wait for the worker; kill it and say why if an exercise runs too long or memory runs over."""
+def _read_bounded(stream, sink: list) -> None:
+    """Read the result pipe to its end, keeping at most MAX_RESULT_BYTES + 1 bytes."""
+    size = 0
+    while chunk := stream.read(1 << 16):
+        if size <= MAX_RESULT_BYTES:
+            sink.append(chunk)
+        size += len(chunk)
+
+
+def _kill_tree(process: subprocess.Popen) -> None:
+    try:
+        family = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        family = []
+    for child in family:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    process.kill()
+    process.wait()
+
+
+def _decode(chunks: list) -> dict:
+    data = b"".join(chunks)
+    if not data:
+        return {"failure": "the worker stopped without a result"}
+    if len(data) > MAX_RESULT_BYTES:
+        return {"failure": "its results were too large to read back"}
+    try:
+        result = torch.load(io.BytesIO(data), weights_only=True)
+    except Exception as err:
+        return {"failure": f"its results could not be read back ({type(err).__name__})"}
+    if (not isinstance(result, dict) or not isinstance(result.get("observations"), list)
+            or not isinstance(result.get("load_error"), (str, type(None)))):
+        return {"failure": "its results were not in the worker's format"}
+    return result
+
+
+def run_exercise(setup: list[str], cells: dict[str, str], exercise: str, cases: list[dict], device: str,
+                 limits: Limits, sandboxed: bool = True) -> dict:
+    """Load ``setup`` and ``cells`` in a fresh worker and run ``exercise`` on ``cases``.
+
+    Returns {"load_error": str | None, "observations": [...]} or {"failure": reason}.
+    """
+    request = {"setup": setup, "cells": cells, "exercise": exercise, "cases": cases, "device": device,
+               "case_timeout": limits.seconds_per_case, "cell_timeout": limits.seconds_per_cell,
+               "threads": limits.threads}
+    buffer = io.BytesIO()
+    torch.save(request, buffer)
+    # OpenMP threads that spin while they wait make small tensor operations some 100 times slower once the
+    # machine has more busy threads than cores (two workers grade side by side); passive threads sleep.
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = _bwrap_command() if sandboxed else [sys.executable, str(WORKER)]
+    deadline = STARTUP_SECONDS + limits.seconds_per_cell * (len(cells) + len(setup)) + limits.seconds_per_exercise
+    read_end, write_end = os.pipe()
+    with tempfile.TemporaryDirectory(prefix="ddcourse-grade-") as tmp:
+        log = Path(tmp) / "worker.log"
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(command + [str(write_end)], stdin=subprocess.PIPE, stdout=log_file,
+                                       stderr=subprocess.STDOUT, env=env, pass_fds=(write_end,),
+                                       preexec_fn=_limit_output, cwd=tmp)
+        os.close(write_end)
+        chunks: list = []
+        with os.fdopen(read_end, "rb") as results:
+            reader = threading.Thread(target=_read_bounded, args=(results, chunks), daemon=True)
+            reader.start()
+            try:
+                process.stdin.write(buffer.getvalue())
+                process.stdin.close()
+            except OSError:
+                pass
+            failure = _watch(process, deadline, limits)
+            reader.join(timeout=5)
+        tail = _log_tail(log)
+    if failure is None and process.returncode not in (0, None):
+        failure = f"the worker process died (exit code {process.returncode})"
+    if failure:
+        return {"failure": failure + (f"\nlast output:\n{tail}" if tail else "")}
+    return _decode(chunks)
+
+
+def _watch(process: subprocess.Popen, deadline: float, limits: Limits) -> str | None:
+    """Wait for the worker; kill its sandbox and say why if it runs too long or its memory runs over."""
     watched = psutil.Process(process.pid)
     launched = time.monotonic()
     while process.poll() is None:
-        started = [e for e in exercises if (out / f"{e}.started").exists() and not (out / f"{e}.pt").exists()]
-        since = (out / f"{started[0]}.started").stat().st_mtime if started else None
-        if started and time.time() - since > limits.seconds_per_exercise:
+        if time.monotonic() - launched > deadline:
             reason = f"ran longer than the limit of {limits.seconds_per_exercise:g} s (an endless loop?)"
-        elif not started and time.monotonic() - launched > STARTUP_SECONDS + limits.seconds_per_cell * len(exercises):
-            reason = "loading the notebook's cells took too long"
         elif _rss_mb(watched) > limits.memory_mb:
             reason = f"used more than the memory limit of {limits.memory_mb} MB"
         else:
             time.sleep(POLL_SECONDS)
             continue
-        for child in watched.children(recursive=True):
-            child.kill()
-        process.kill()
-        process.wait()
+        _kill_tree(process)
         return reason
-    return None if process.returncode == 0 else f"the worker process died (exit code {process.returncode})"
+    _kill_tree(process)  # anything the worker left behind dies with its sandbox
+    return None
 
 
 def run_jobs(setup: list[str], cells: dict[str, str], jobs: list[dict], device: str,
-             limits: Limits = Limits()) -> dict[str, dict]:
-    """Run each job ({"exercise", "cases"}) in a worker; return {exercise: result}.
+             limits: Limits = Limits(), sandboxed: bool = True) -> dict[str, dict]:
+    """Run each job ({"exercise", "cases"}, optionally its own "setup" and "cells") in a worker of its own.
 
-    A result is {"load_error": str | None, "observations": [...]}, or
-    {"failure": reason} for an exercise whose run crashed, hung or ran out of memory.
+    Returns {exercise: result}; see run_exercise. ``sandboxed=False`` is for the trusted reference.
     """
-    results: dict[str, dict] = {}
-    remaining = list(jobs)
-    while remaining:
-        with tempfile.TemporaryDirectory(prefix="ddcourse-grade-") as tmp:
-            out = Path(tmp) / "out"
-            out.mkdir()
-            request = {"setup": setup, "cells": cells, "jobs": remaining, "device": device,
-                       "case_timeout": limits.seconds_per_case, "cell_timeout": limits.seconds_per_cell,
-                       "threads": limits.threads, "protected": [str(solutions_dir())]}
-            torch.save(request, Path(tmp) / "request.pt")
-            log = Path(tmp) / "worker.log"
-            # OpenMP threads that spin while they wait make small tensor operations some 100 times slower once the
-            # machine has more busy threads than cores (two workers grade side by side); passive threads sleep.
-            env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1"}
-            with open(log, "wb") as log_file:
-                process = subprocess.Popen([sys.executable, "-m", "autograder.worker", "request.pt", str(out)],
-                                           cwd=tmp, stdin=subprocess.DEVNULL, stdout=log_file,
-                                           stderr=subprocess.STDOUT, env=env)
-                failure = _watch(process, out, [job["exercise"] for job in remaining], limits)
-            started_any = any(out.glob("*.started"))
-            still = []
-            for job in remaining:
-                exercise = job["exercise"]
-                result_file = out / f"{exercise}.pt"
-                if result_file.exists() and result_file.stat().st_size <= MAX_RESULT_BYTES:
-                    results[exercise] = torch.load(result_file, weights_only=True)
-                elif result_file.exists():
-                    results[exercise] = {"failure": "its results were too large to read back"}
-                elif (out / f"{exercise}.started").exists() or (failure and not started_any):
-                    tail = _log_tail(log)
-                    results[exercise] = {"failure": (failure or "the worker stopped without a result")
-                                         + (f"\nlast output:\n{tail}" if tail else "")}
-                else:
-                    still.append(job)
-            if failure is None and still:
-                for job in still:
-                    results[job["exercise"]] = {"failure": "the worker stopped before reaching this exercise"}
-                still = []
-            remaining = still
-    return results
+    if sandboxed and not limits.unsafe_no_sandbox:
+        problem = sandbox_problem()
+        if problem:
+            raise SandboxUnavailable(f"refusing to grade: {problem} (pass --unsafe-no-sandbox to grade "
+                                     "without isolation, trusting every submission)")
+    sandboxed = sandboxed and not limits.unsafe_no_sandbox
+    return {job["exercise"]: run_exercise(job.get("setup", setup), job.get("cells", cells), job["exercise"],
+                                          job["cases"], device, limits, sandboxed)
+            for job in jobs}
