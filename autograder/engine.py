@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from autograder.checks import catalogue, checks_of, exercises_of
-from ddcourse.notebook import SubmissionError, exercise_sources, identify_notebook, read_notebook
+from ddcourse.notebook import SubmissionError, definition_sources, exercise_sources, identify_notebook, read_notebook
 from autograder.reference import exercise_points, reference_sources, solution_path
 from autograder.sandbox import Limits, run_jobs
 from ddcourse.checking.cases import Case
@@ -109,10 +109,13 @@ def _load_checked(path: Path) -> dict | None:
 
 def reference_results(notebook: str, exercises: list[str], cases: list[Case], device: str, seed: int,
                       limits: Limits) -> dict:
-    """The reference's observations; cached on disk, since they are the same for every submission."""
+    """The reference's observations, cached where no sandbox can see them (the cache folder's
+    reference-observations is hidden from workers), checked against their digest and recomputed
+    when the check fails."""
     path = _reference_cache_file(notebook, exercises, device, seed)
-    if path.exists():
-        return torch.load(path, weights_only=True)
+    cached = _load_checked(path)
+    if cached is not None:
+        return cached
     setup, cells = reference_sources(notebook, exercises_of(notebook))
     results = run_jobs(setup, cells, _jobs(cases, exercises), device, limits, sandboxed=False)
     if all("failure" not in r and not r["load_error"] for r in results.values()):
@@ -141,38 +144,78 @@ def _score(notebook: str, exercise: str, cases: list[Case], expected: dict, got:
         return zero(got["failure"])
     if got["load_error"]:
         return zero(got["load_error"])
-    earned, lines = 0.0, []
+    value_earned = raises_earned = 0.0
+    lines = []
     weights = sum(c.weight for c in cases)
     for case, exp, obs in zip(cases, expected["observations"], got["observations"]):
         verdict = judge(case, exp, obs)
         if not verdict.passed:  # the known mistakes only add a hint to a failure: run them only then
             verdict = judge(case, exp, obs, mistakes_for(notebook, case))
-        if verdict.passed:
-            earned += case.weight
+        if verdict.passed and case.judge == "raises":
+            raises_earned += case.weight
+        elif verdict.passed:
+            value_earned += case.weight
         else:
             lines.append(f"✗ {case.name}\n    called {describe_call(case)}\n    "
                          + verdict.message.replace("\n", "\n    "))
         if "error" in obs and obs["error"]["type"] == "NotImplementedError" and case.judge != "raises":
             return zero("not implemented (the function still raises NotImplementedError)")
+    value_weights = sum(c.weight for c in cases if c.judge != "raises")
+    # attack class 7 (cheap credit): raising ValueError is easy without computing anything, so the
+    # bad-argument checks count only once every value check of the exercise passes
+    summary = f"{len(cases) - len(lines)}/{len(cases)} checks passed"
+    if raises_earned and value_earned < value_weights:
+        summary += " (the bad-argument checks earn points only once every value check passes)"
+        raises_earned = 0.0
+    earned = value_earned + raises_earned
     passed = earned == weights
     points = round(max_points * earned / weights, 4)
-    summary = f"{len(cases) - len(lines)}/{len(cases)} checks passed"
     return ExerciseResult(exercise, points, max_points, passed, "\n".join([summary, *lines]))
 
 
+def dependencies(notebook: str, exercise: str) -> list[str]:
+    """The earlier exercises ``exercise`` calls, directly or through another one, in notebook order."""
+    table = getattr(checks_of(notebook), "DEPENDS", {})
+    found, pending = set(), list(table.get(exercise, []))
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending += table.get(name, [])
+    return [ex for ex in exercises_of(notebook) if ex in found]
+
+
+def exercise_program(notebook: str, exercise: str, own_cell: str, helper_cells: list[str]) -> str:
+    """What runs for one exercise: the submission's definition cells (its helpers, wherever they are),
+    the exercise's own cell, then the reference versions of the exercises it depends on, which win:
+    a mistake in an earlier exercise costs that exercise's points only."""
+    _, reference = reference_sources(notebook, dependencies(notebook, exercise))
+    return "\n\n".join([*helper_cells, own_cell, *reference.values()])
+
+
 def grade_sources(notebook: str, cells: dict[str, str], *, device: str | None = None, seed: int = DEFAULT_SEED,
-                  only: list[str] | None = None, limits: Limits = Limits()) -> NotebookReport:
-    """Grade exercise cell sources ({exercise: source}) of ``notebook`` against its reference."""
+                  only: list[str] | None = None, limits: Limits = Limits(),
+                  helper_cells: list[str] = ()) -> NotebookReport:
+    """Grade exercise cell sources ({exercise: source}) of ``notebook`` against its reference.
+
+    Each exercise runs in its own worker and namespace, with ``helper_cells`` (the submission's cells that
+    only define things) before its cell and the reference versions of its dependencies after it.
+    """
     device = str(pick_device(device))
     exercises = only or exercises_of(notebook)
     points = exercise_points(notebook)
     cases = [c for c in all_cases(notebook, seed) if c.exercise in exercises]
     setup, _ = reference_sources(notebook, exercises_of(notebook))
     present = [ex for ex in exercises if ex in cells]
+
+    def run_exercise(ex: str) -> dict:
+        program = {ex: exercise_program(notebook, ex, cells[ex], list(helper_cells))}
+        return run_jobs(setup, program, _jobs(cases, [ex]), device, limits)[ex]
+
     with ThreadPoolExecutor(max_workers=2) as pool:
         reference = pool.submit(reference_results, notebook, exercises, cases, device, seed, limits)
-        submitted = pool.submit(run_jobs, setup, cells, _jobs(cases, present), device, limits) if present else None
-        expected, got = reference.result(), (submitted.result() if submitted else {})
+        submitted = {ex: pool.submit(run_exercise, ex) for ex in present}
+        expected, got = reference.result(), {ex: future.result() for ex, future in submitted.items()}
     report = NotebookReport(notebook)
     for ex in exercises:
         report.exercises.append(_score(notebook, ex, [c for c in cases if c.exercise == ex], expected[ex],
@@ -189,4 +232,5 @@ def grade_notebook(path, *, device: str | None = None, seed: int = DEFAULT_SEED,
     except SubmissionError as err:
         return NotebookReport("unknown", error=str(err))
     cells = exercise_sources(nb, exercises_of(notebook))
-    return grade_sources(notebook, cells, device=device, seed=seed, limits=limits)
+    return grade_sources(notebook, cells, device=device, seed=seed, limits=limits,
+                         helper_cells=definition_sources(nb))
