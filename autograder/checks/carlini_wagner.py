@@ -18,6 +18,13 @@ from ddcourse.training import predict_logits
 
 EXERCISES = ["cw_objective", "to_tanh_space", "from_tanh_space", "cw_l2_loss", "update_constants", "cw_l2_attack",
              "cw_linf_attack", "minimal_perturbation"]
+# exercise -> the earlier exercises it calls: it is graded with their reference versions, so that one
+# mistake costs points once (tests/test_fairness.py checks each entry)
+DEPENDS = {
+    "cw_l2_loss": ["cw_objective", "from_tanh_space"],
+    "cw_l2_attack": ["cw_l2_loss", "cw_objective", "from_tanh_space", "to_tanh_space", "update_constants"],
+    "cw_linf_attack": ["cw_objective", "from_tanh_space", "to_tanh_space"],
+}
 ATTACK = dict(probe="cw_probes.probe_attack", judge="cw_probes.judge_attack")
 TRUE, RUNNER_UP, UNREACHABLE = 3, 7, 0   # the affine problems' classes
 NO_BOUND = 1e10                          # update_constants: upper >= this means no c has worked yet

@@ -8,6 +8,9 @@ from ddcourse.checking.cases import Case, model_arg
 from ddcourse.checking.distillation_probes import OPTIMIZER_SLOT
 
 EXERCISES = ["soft_targets", "soft_cross_entropy", "distillation_loss", "distillation_step"]
+# exercise -> the earlier exercises it calls: it is graded with their reference versions, so that one
+# mistake costs points once (tests/test_fairness.py checks each entry)
+DEPENDS = {"distillation_loss": ["soft_targets"], "distillation_step": ["distillation_loss"]}
 
 LOSS_GRADIENTS = {"probe": "distillation_probes.probe_loss_gradients",
                   "judge": "distillation_probes.judge_loss_gradients"}

@@ -1,0 +1,75 @@
+"""One mistake costs points once: an exercise is graded with the reference versions of the exercises it
+calls (each notebook's DEPENDS table), with the helpers the submission defines in other cells, and
+check() makes a cell red (nbgrader's Validate fails) exactly when a public check fails."""
+import pytest
+
+from autograder.checks import NOTEBOOKS, exercises_of
+from autograder.engine import dependencies, grade_sources
+from ddcourse.checking.public import check, names_from_other_cells
+from tests.submissions import solved_cells, with_cells
+
+BROKEN = '''
+def {name}(*args, **kwargs):
+    raise RuntimeError("deliberately wrong")
+'''
+
+
+def test_every_dependency_is_an_earlier_exercise_of_the_same_notebook():
+    for notebook, module in NOTEBOOKS.items():
+        order = exercises_of(notebook)
+        for exercise, needed in getattr(module, "DEPENDS", {}).items():
+            for name in needed:
+                assert order.index(name) < order.index(exercise), (notebook, exercise, name)
+
+
+def test_dependencies_are_followed_through_other_exercises():
+    assert dependencies("02_knowledge_distillation", "distillation_step") == ["soft_targets", "distillation_loss"]
+
+
+@pytest.mark.parametrize("notebook,exercise", [
+    ("01_softmax_temperature", "softmax_jacobian"),
+    ("02_knowledge_distillation", "distillation_loss"),
+])
+def test_a_wrong_earlier_exercise_does_not_cost_a_later_correct_one(notebook, exercise):
+    broken = {name: BROKEN.format(name=name) for name in dependencies(notebook, exercise)}
+    report = grade_sources(notebook, with_cells(notebook, **broken), only=[*broken, exercise])
+    points = {e.id: e for e in report.exercises}
+    assert points[exercise].passed, points[exercise].feedback
+    assert all(points[name].points == 0 for name in broken)
+
+
+def test_a_helper_in_another_cell_is_found():
+    notebook = "01_softmax_temperature"
+    helper = "def stable_exp(z):\n    return (z - z.amax(-1, keepdim=True)).exp()\n"
+    own = '''
+def softmax_with_temperature(logits, T=1.0):
+    if T <= 0:
+        raise ValueError(f"T must be positive, got T={T}")
+    e = stable_exp(logits / T)
+    return e / e.sum(-1, keepdim=True)
+'''
+    report = grade_sources(notebook, with_cells(notebook, softmax_with_temperature=own),
+                           only=["softmax_with_temperature"], helper_cells=[helper])
+    assert report.exercises[0].passed, report.exercises[0].feedback
+
+
+def _define(namespace: dict, cell: str, source: str) -> None:
+    exec(compile(source, f"<cell {cell}>", "exec"), namespace)
+
+
+def test_check_names_a_helper_from_another_cell_and_passes_a_solved_exercise(capsys):
+    namespace = {"__name__": "__main__"}
+    _define(namespace, "1", "import torch\ndef stable_exp(z):\n    return (z - z.amax(-1, keepdim=True)).exp()\n")
+    _define(namespace, "2", solved_cells("01_softmax_temperature")["entropy"])
+    _define(namespace, "3", "def entropy(p):\n    return -(p * torch.log(p.clamp_min(1e-30))).sum(-1) + 0 * stable_exp(p).sum(-1)\n")
+    assert names_from_other_cells(namespace["entropy"]) == ["stable_exp"]
+    check("entropy", namespace["entropy"])
+    assert "stable_exp, defined in another cell" in capsys.readouterr().out
+
+
+def test_check_raises_after_its_report_when_a_check_fails(capsys):
+    namespace = {"__name__": "__main__"}
+    _define(namespace, "1", "def entropy(p):\n    raise NotImplementedError()\n")
+    with pytest.raises(AssertionError, match="public checks failed"):
+        check("entropy", namespace["entropy"])
+    assert "✗" in capsys.readouterr().out
