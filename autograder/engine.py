@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -91,17 +92,41 @@ def _reference_cache_file(notebook: str, exercises: list[str], device: str, seed
     return cache_dir() / "reference-observations" / f"{notebook}-{digest.hexdigest()[:16]}.pt"
 
 
+def _digest_file(path: Path) -> Path:
+    return path.with_suffix(".sha256")
+
+
+def _load_checked(path: Path) -> dict | None:
+    """The cached observations, or None when they are missing, unreadable or not what the grader wrote."""
+    try:
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != _digest_file(path).read_text().strip():
+            return None
+        return torch.load(io.BytesIO(data), weights_only=True)
+    except Exception:
+        return None
+
+
 def reference_results(notebook: str, exercises: list[str], cases: list[Case], device: str, seed: int,
                       limits: Limits) -> dict:
-    """The reference's observations; cached on disk, since they are the same for every submission."""
+    """The reference's observations, cached where no sandbox can see them (the cache folder's
+    reference-observations is hidden from workers), checked against their digest and recomputed
+    when the check fails."""
     path = _reference_cache_file(notebook, exercises, device, seed)
-    if path.exists():
-        return torch.load(path, weights_only=True)
+    cached = _load_checked(path)
+    if cached is not None:
+        return cached
     setup, cells = reference_sources(notebook, exercises_of(notebook))
-    results = run_jobs(setup, cells, _jobs(cases, exercises), device, limits)
+    results = run_jobs(setup, cells, _jobs(cases, exercises), device, limits, sandboxed=False)
     if all("failure" not in r and not r["load_error"] for r in results.values()):
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(results, path)
+        buffer = io.BytesIO()
+        torch.save(results, buffer)
+        data = buffer.getvalue()
+        for target, content in ((path, data), (_digest_file(path), hashlib.sha256(data).hexdigest().encode())):
+            partial = target.with_name(target.name + ".partial")
+            partial.write_bytes(content)
+            partial.replace(target)
     return results
 
 
@@ -119,22 +144,32 @@ def _score(notebook: str, exercise: str, cases: list[Case], expected: dict, got:
         return zero(got["failure"])
     if got["load_error"]:
         return zero(got["load_error"])
-    earned, lines = 0.0, []
+    value_earned = raises_earned = 0.0
+    lines = []
     weights = sum(c.weight for c in cases)
     for case, exp, obs in zip(cases, expected["observations"], got["observations"]):
         verdict = judge(case, exp, obs)
         if not verdict.passed:  # the known mistakes only add a hint to a failure: run them only then
             verdict = judge(case, exp, obs, mistakes_for(notebook, case))
-        if verdict.passed:
-            earned += case.weight
+        if verdict.passed and case.judge == "raises":
+            raises_earned += case.weight
+        elif verdict.passed:
+            value_earned += case.weight
         else:
             lines.append(f"✗ {case.name}\n    called {describe_call(case)}\n    "
                          + verdict.message.replace("\n", "\n    "))
         if "error" in obs and obs["error"]["type"] == "NotImplementedError" and case.judge != "raises":
             return zero("not implemented (the function still raises NotImplementedError)")
+    value_weights = sum(c.weight for c in cases if c.judge != "raises")
+    # attack class 7 (cheap credit): raising ValueError is easy without computing anything, so the
+    # bad-argument checks count only once every value check of the exercise passes
+    summary = f"{len(cases) - len(lines)}/{len(cases)} checks passed"
+    if raises_earned and value_earned < value_weights:
+        summary += " (the bad-argument checks earn points only once every value check passes)"
+        raises_earned = 0.0
+    earned = value_earned + raises_earned
     passed = earned == weights
     points = round(max_points * earned / weights, 4)
-    summary = f"{len(cases) - len(lines)}/{len(cases)} checks passed"
     return ExerciseResult(exercise, points, max_points, passed, "\n".join([summary, *lines]))
 
 
