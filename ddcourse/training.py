@@ -16,9 +16,8 @@ from tqdm.auto import tqdm
 LossFn = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
 
 
-def cross_entropy_at_temperature(logits: torch.Tensor, targets: torch.Tensor, T: float) -> torch.Tensor:
-    """Batch-mean cross-entropy of softmax(logits / T) against class indices or probability rows."""
-    return F.cross_entropy(logits / T, targets)
+def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor, T: float) -> torch.Tensor:
+    return F.cross_entropy(logits, targets)  # T is always 1 here: train refuses another T without a loss_fn
 
 
 def _check_targets(x: torch.Tensor, targets: torch.Tensor) -> None:
@@ -47,13 +46,17 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float 
     optimizer: "adam", or "sgd" (momentum 0.9, Nesterov, as in Carlini's
     train_models.py).
     targets: class indices [N] (hard labels) or probability rows [N, K] (soft
-    labels). The loss is ``loss_fn(logits, targets, T)``, by default the
-    cross-entropy of softmax(logits / T). Data is moved once to the model's device.
+    labels). The loss is ``loss_fn(logits, targets, T)``; without one, the plain
+    cross-entropy at T=1 (the course's temperature losses are exercises, so a
+    run at another T passes its loss_fn). Data is moved once to the model's device.
     """
     if T <= 0:
         raise ValueError(f"T must be positive, got {T}")
+    if loss_fn is None and T != 1:
+        raise ValueError(f"loss_fn is required when T != 1 (got T={T}): pass the loss at temperature T, "
+                         f"for example your temperature_cross_entropy")
     _check_targets(x, targets)
-    loss_fn = loss_fn or cross_entropy_at_temperature
+    loss_fn = loss_fn or _cross_entropy
     device = next(model.parameters()).device
     x, targets = x.to(device), targets.to(device)
     optimizer = _make_optimizer(optimizer, model, lr)

@@ -59,9 +59,16 @@ def test_training_learns_from_hard_or_soft_labels_at_temperature(soft):
     targets = torch.nn.functional.one_hot(y, 10).float() * 0.9 + 0.01 if soft else y
     model = make_model("small")
     before = accuracy(model, x, y)
-    train(model, x, targets, T=5.0, epochs=15, progress=False)
+    train(model, x, targets, T=5.0, epochs=15, progress=False,
+          loss_fn=lambda logits, rows, T: torch.nn.functional.cross_entropy(logits / T, rows))
     assert accuracy(model, x, y) > max(0.9, before + 0.3)
     assert not model.training
+
+
+def test_training_at_another_temperature_needs_its_loss():
+    x, y = _separable_problem()
+    with pytest.raises(ValueError, match="loss_fn is required when T != 1"):
+        train(make_model("small"), x, y, T=5.0, progress=False)
 
 
 def test_training_rejects_bad_targets():
