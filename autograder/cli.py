@@ -1,4 +1,4 @@
-"""The command line: ``python -m autograder {grade,generate,build-checks,nbgrader-course}``."""
+"""The command line: ``python -m autograder {grade,generate,build-checks,nbgrader-course,release}``."""
 from __future__ import annotations
 
 import argparse
@@ -61,6 +61,19 @@ def cmd_build_checks(args) -> int:
     return 0
 
 
+def cmd_release(args) -> int:
+    from autograder.release import release
+
+    try:
+        written = release(args.out)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}")
+    for path in written:
+        print(f"wrote {path}")
+    print(f"students: cd {args.out} && pip install -r requirements.txt")
+    return 0
+
+
 def cmd_nbgrader_course(args) -> int:
     from autograder.nbgrader_course import create_course
 
@@ -97,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     course.add_argument("root", help="folder to create (holds nbgrader_config.py and source/)")
     course.add_argument("--course-id", default="defensive-distillation")
     course.set_defaults(run=cmd_nbgrader_course)
+
+    bundle = sub.add_parser("release", help="write the students' bundle (notebooks, ddcourse, data; no grader)")
+    bundle.add_argument("--out", required=True, help="a new or empty folder outside the checkout")
+    bundle.set_defaults(run=cmd_release)
 
     args = parser.parse_args(argv)
     return args.run(args)
