@@ -35,6 +35,9 @@ class Profile:
     cw_l0_samples: int    # digits shown with the C&W L0 attack, which runs one L2 attack per pruning round
     cw_lr: float          # Adam learning rate of C&W L2 (C&W: 1e-2 with 1,000 steps; fewer steps need a larger one)
     cw_c_init: float      # first constant c of C&W's binary search (C&W: 1e-3)
+    ta_temperatures: tuple  # notebook 05: temperatures of the teacher-assistant sweep (TA paper: 1, 2, 5, 10, 20, 30, 40)
+    ta_chain_steps: int     # notebook 05: distillation steps of the long chain (TA paper: up to 6)
+    ta_samples: int         # notebook 05: test images attacked by C&W L2 for rho_adv, per model
 
     def training_kwargs(self) -> dict:
         """The keyword arguments of ddcourse.training.train that this profile sets."""
@@ -50,12 +53,14 @@ PROFILES = {
     "smoke": Profile("smoke", model="small", train_size=4_000, test_size=500, epochs=2, batch_size=128,
                      optimizer="adam", lr=1e-3, attack_samples=16, temperatures=(1, 100), cw_steps=20, cw_search_steps=2,
                      jsma_targets="random", student_steps=40, cw_samples=8, cw_targets="random", cw_gallery=3,
-                     cw_linf_samples=4, cw_l0_samples=1, cw_lr=0.5, cw_c_init=1.0),
+                     cw_linf_samples=4, cw_l0_samples=1, cw_lr=0.5, cw_c_init=1.0,
+                     ta_temperatures=(1, 20), ta_chain_steps=3, ta_samples=8),
     # A laptop with 2 CPU cores: each notebook in minutes, teacher accuracy >= 97%.
     "quick": Profile("quick", model="papernot", train_size=30_000, test_size=2_000, epochs=3, batch_size=128,
                      optimizer="adam", lr=1e-3, attack_samples=100, temperatures=(1, 10, 100), cw_steps=200, cw_search_steps=5,
                      jsma_targets="random", student_steps=1_000, cw_samples=100, cw_targets="random", cw_gallery=10,
-                     cw_linf_samples=20, cw_l0_samples=2, cw_lr=0.05, cw_c_init=1.0),
+                     cw_linf_samples=20, cw_l0_samples=2, cw_lr=0.05, cw_c_init=1.0,
+                     ta_temperatures=(1, 20), ta_chain_steps=3, ta_samples=30),
     # The papers' settings, for a GPU; training as in Carlini's train_models.py: its 55,000 MNIST training images,
     # 50 epochs of SGD with Nesterov momentum 0.9, lr 0.01. (The version of train_models.py read at commit 00be112
     # trains with batch 16, holds out 20% for validation and decays lr by 1e-6; the course keeps batch 128.)
@@ -63,7 +68,8 @@ PROFILES = {
                     optimizer="sgd", lr=0.01, attack_samples=1_000, temperatures=(1, 2, 5, 10, 20, 40, 100),
                     cw_steps=1_000, cw_search_steps=9, jsma_targets="all", student_steps=1_000, cw_samples=1_000,
                     cw_targets="all", cw_gallery=10, cw_linf_samples=1_000, cw_l0_samples=10,
-                    cw_lr=1e-2, cw_c_init=1e-3),
+                    cw_lr=1e-2, cw_c_init=1e-3, ta_temperatures=(1, 2, 5, 10, 20, 30, 40), ta_chain_steps=6,
+                    ta_samples=1_000),
 }
 
 

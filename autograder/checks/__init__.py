@@ -14,12 +14,16 @@ from types import ModuleType
 from autograder.checks import defensive_distillation, softmax_temperature
 from autograder.checks import knowledge_distillation
 from autograder.checks import carlini_wagner
+from autograder.checks import breaking_the_defense
+from autograder.checks import teacher_assistant
 
 NOTEBOOKS: dict[str, ModuleType] = {
     "01_softmax_temperature": softmax_temperature,
     "02_knowledge_distillation": knowledge_distillation,
     "03_defensive_distillation": defensive_distillation,
     "04_carlini_wagner": carlini_wagner,
+    "06_breaking_the_defense": breaking_the_defense,
+    "05_teacher_assistant": teacher_assistant,
 }
 
 
