@@ -1,0 +1,171 @@
+"""Notebook 06's checks: the reference passes them all; stubs score 0; realistic mistakes lose points on
+their own exercise with feedback a student can act on; correct implementations written another way keep
+full points."""
+import pytest
+
+from autograder.checks import exercises_of
+from autograder.engine import grade_sources
+from tests.submissions import with_cells
+
+NB = "06_breaking_the_defense"
+
+STUB = '''
+def {name}(*args, **kwargs):
+    raise NotImplementedError()
+'''
+
+PGD_CHECKS = '''
+def pgd_attack(model, x, y, eps, alpha, steps, random_start=True):
+    if eps < 0 or alpha <= 0 or steps < 0:
+        raise ValueError("eps, alpha and steps: eps >= 0, alpha > 0, steps >= 0")
+    if ((x < 0) | (x > 1)).any() or y.shape != x.shape[:1]:
+        raise ValueError("x must be images in [0, 1] and y one label per image")
+    was_training = model.training
+    model.eval()
+{body}
+    model.train(was_training)
+    return x_adv.detach()
+'''
+
+
+def _pgd(body: str) -> str:
+    return PGD_CHECKS.format(body="\n".join("    " + line for line in body.strip().splitlines()))
+
+
+def _pgd_loop(start: str, project: str, step: str = "x_adv + alpha * g.sign()") -> str:
+    return _pgd(f'''
+x_adv = {start}
+for _ in range(steps):
+    x_adv = x_adv.detach().requires_grad_(True)
+    g, = torch.autograd.grad(F.cross_entropy(model(x_adv), y), x_adv)
+    x_adv = {step}
+    x_adv = {project}
+''')
+
+
+UNIFORM_START = "(x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)"
+PROJECT = "torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)"
+
+SATURATED = '''
+def saturated_fraction(model, x):
+    p = torch.softmax(predict_logits(model, x).{dtype}(), dim=1)
+    {body}
+'''
+
+FGSM = '''
+def fgsm_scaled_logits(model, x, y, eps, T):
+    if eps < 0 or T <= 0 or y.shape != x.shape[:1]:
+        raise ValueError("eps >= 0, T > 0 and one label y per image")
+    x_leaf = x.detach().requires_grad_(True)
+    was_training = model.training
+    model.eval()
+    g, = torch.autograd.grad(F.cross_entropy(model(x_leaf) / {T}, y), x_leaf)
+    model.train(was_training)
+    return {result}
+'''
+
+TRANSFER = '''
+def transfer_success_rate(source_model, target_model, attack, x, y):
+    if y.shape != x.shape[:1]:
+        raise ValueError("y must hold one label per image")
+    x_adv = attack({attacked}, x, y)
+    right = predict_logits(target_model, x).argmax(1) == y
+    fooled = predict_logits(target_model, x_adv).argmax(1) != y
+    return {rate}
+'''
+
+WRONG = {
+    "saturated_fraction": {
+        "top probability is 1.0": (SATURATED.format(dtype="float", body="return (p.max(dim=1).values == 1).float()"
+                                                                        ".mean().item()"), "rounds to 1.0"),
+        "over probabilities": (SATURATED.format(dtype="float", body="return (p == F.one_hot(p.argmax(1), 10))"
+                                                                    ".float().mean().item()"), "over samples"),
+        "float64": (SATURATED.format(dtype="double", body="return (p == F.one_hot(p.argmax(1), 10)).all(1)"
+                                                          ".float().mean().item()"), "float64"),
+    },
+    "fgsm_scaled_logits": {
+        "forgot T": (FGSM.format(T=1, result="(x + eps * g.sign()).clamp(0, 1)"), "divide the logits by T"),
+        "not clipped": (FGSM.format(T="T", result="(x + eps * g.sign()).detach()"), "not clipped"),
+        "down the loss": (FGSM.format(T="T", result="(x - eps * g.sign()).clamp(0, 1)"), "goes down the loss"),
+    },
+    "pgd_attack": {
+        "no projection onto the ball": (_pgd_loop(UNIFORM_START, "x_adv.clamp(0, 1)"), "leaves the eps-ball"),
+        "no clipping to [0, 1]": (_pgd_loop("x + torch.empty_like(x).uniform_(-eps, eps)",
+                                            "torch.min(torch.max(x_adv, x - eps), x + eps)"), "box [0, 1]"),
+        "random start outside the ball": (_pgd_loop("(x + torch.randn_like(x) * eps).clamp(0, 1)", PROJECT),
+                                          "leaves the eps-ball"),
+        "no random start": (_pgd_loop("x.clone()", PROJECT), "random point of the eps-ball"),
+        "descends the loss": (_pgd_loop(UNIFORM_START, PROJECT, step="x_adv - alpha * g.sign()"), "fools the model"),
+        "attacks in train mode": (_pgd_loop(UNIFORM_START, PROJECT).replace("model.eval()", "model.train()"),
+                                  "train mode"),
+    },
+    "transfer_success_rate": {
+        "counts samples already wrong": (TRANSFER.format(attacked="source_model", rate="fooled.float().mean().item()"),
+                                         "including those it already got wrong"),
+        "crafted on the target": (TRANSFER.format(attacked="target_model",
+                                                  rate="((right & fooled).sum() / right.sum()).item()"),
+                                  "crafts the examples once, on the source model"),
+        "divides by all samples": (TRANSFER.format(attacked="source_model",
+                                                   rate="(right & fooled).float().mean().item()"),
+                                   "divided by all the samples"),
+    },
+}
+
+CORRECT_OTHERWISE = {
+    "saturated_fraction": SATURATED.format(
+        dtype="float", body="return ((p.max(dim=1).values == 1) & ((p == 0).sum(1) == p.shape[1] - 1)).float()"
+                            ".mean().item()"),
+    "fgsm_scaled_logits": FGSM.format(T="T", result="torch.clamp(x + eps * torch.sign(g), min=0.0, max=1.0)"
+                                                    ".detach()"),
+    # clip to [0, 1] first, then project; the start drawn with torch.rand; the loss through log_softmax
+    "pgd_attack": _pgd('''
+x_adv = (x + (torch.rand_like(x) * 2 - 1) * eps).clamp(0, 1)
+for _ in range(steps):
+    x_adv = x_adv.detach().requires_grad_(True)
+    loss = F.nll_loss(torch.log_softmax(model(x_adv), dim=1), y, reduction="sum")
+    g, = torch.autograd.grad(loss, x_adv)
+    x_adv = (x_adv + alpha * g.sign()).clamp(0, 1)
+    x_adv = x + (x_adv - x).clamp(-eps, eps)
+'''),
+    "transfer_success_rate": TRANSFER.format(attacked="source_model",
+                                             rate="(fooled[right].float().sum() / right.float().sum()).item()"),
+}
+
+
+def test_reference_gets_full_points():
+    report = grade_sources(NB, with_cells(NB))
+    assert report.total == report.max_total, [e.feedback for e in report.exercises]
+
+
+def test_untouched_stubs_score_zero_with_not_implemented():
+    report = grade_sources(NB, {ex: STUB.format(name=ex) for ex in exercises_of(NB)})
+    for result in report.exercises:
+        assert result.points == 0 and "not implemented" in result.feedback, (result.id, result.feedback)
+
+
+def test_correct_implementations_written_otherwise_get_full_points():
+    report = grade_sources(NB, with_cells(NB, **CORRECT_OTHERWISE))
+    assert report.total == report.max_total, [e.feedback for e in report.exercises if not e.passed]
+
+
+def _rounds():
+    """One mistake per exercise in each grading run (no exercise of this notebook calls another)."""
+    rounds = []
+    for exercise, wrong in WRONG.items():
+        for i, (label, (source, feedback)) in enumerate(wrong.items()):
+            if len(rounds) <= i:
+                rounds.append({})
+            rounds[i][exercise] = (label, source, feedback)
+    return rounds
+
+
+@pytest.mark.parametrize("round_", _rounds(), ids=lambda r: "+".join(label for label, _, _ in r.values()))
+def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
+    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}))
+    for result in report.exercises:
+        if result.id in round_:
+            label, _, feedback = round_[result.id]
+            assert result.points < result.max_points, f"{label}: {result.id} kept full points"
+            assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
+        else:
+            assert result.passed, f"{result.id} lost points for a mistake elsewhere:\n{result.feedback}"
