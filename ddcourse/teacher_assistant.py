@@ -7,6 +7,7 @@ too, so a re-run of the notebook neither retrains nor re-attacks.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from typing import Callable, Sequence
@@ -32,6 +33,14 @@ def median_with_failures(distances: torch.Tensor) -> float:
         return ordered[middle].item()
     low, high = ordered[middle - 1].item(), ordered[middle].item()
     return high if math.isinf(high) else (low + high) / 2
+
+
+def _attack_key(attack: Callable) -> tuple:
+    """What the attack does, as a cache key: for a functools.partial, its function's code and its bound options
+    (a partial's repr holds a memory address, which would change the key on every run)."""
+    if isinstance(attack, functools.partial):
+        return fingerprint(attack.func), repr(attack.args), repr(sorted(attack.keywords.items()))
+    return (fingerprint(attack),)
 
 
 def measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_attack: torch.Tensor, y_attack: torch.Tensor,
@@ -61,7 +70,8 @@ def ta_sweep(profile: Profile, data: tuple, constructors: Sequence[Callable[[], 
         raise ValueError(f"constructors must be three (teacher, assistant, student), got {len(constructors)}")
     x_train, y_train, x_test, y_test = data
     x_attack, y_attack = x_test[:profile.ta_samples], y_test[:profile.ta_samples]
-    code = fingerprint(distill_chain, train_fn, confidence, small_gradient_fraction, minimal_perturbation, attack)
+    code = (fingerprint(distill_chain, train_fn, confidence, small_gradient_fraction, minimal_perturbation),
+            _attack_key(attack))
     settings = (profile.name, profile.model, profile.train_size, sorted(profile.training_kwargs().items()),
                 [type(make()).__name__ for make in constructors], code)
     T_chain = max(profile.ta_temperatures)

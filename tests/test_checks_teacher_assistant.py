@@ -1,0 +1,183 @@
+"""Notebook 05's checks: the reference passes them all; stubs and realistic mistakes lose points on the
+exercise they belong to, with feedback a student can act on; correct but different code keeps full points."""
+import pytest
+
+from autograder.checks import exercises_of
+from autograder.engine import grade_sources
+from autograder.reference import reference_namespace
+from ddcourse.checking.public import format_report, run_public_checks
+from tests.submissions import with_cells
+
+NB = "05_teacher_assistant"
+
+STUB = '''
+def {name}(*args, **kwargs):
+    raise NotImplementedError()
+'''
+
+CHAIN = '''
+def distill_chain(make_models, x, y, T, train_fn):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    if len(y) != len(x):
+        raise ValueError("y must have one label per image")
+{body}
+'''
+
+WRONG = {
+    "distill_chain": {
+        "every link on the teacher's labels": (CHAIN.format(body='''
+    models = []
+    for make in make_models:
+        model = make()
+        train_fn(model, x, y if not models else torch.softmax(predict_logits(models[0], x) / T, -1), T)
+        models.append(model.eval())
+    return models
+'''), "not the first one"),
+        "soft labels at T=1": (CHAIN.format(body='''
+    models, targets = [], y
+    for make in make_models:
+        model = make()
+        train_fn(model, x, targets, T)
+        targets = torch.softmax(predict_logits(model, x), -1)
+        models.append(model.eval())
+    return models
+'''), "targets of model 2"),
+        "returned in train mode": (CHAIN.format(body='''
+    models, targets = [], y
+    for make in make_models:
+        model = make()
+        train_fn(model, x, targets, T)
+        targets = torch.softmax(predict_logits(model, x) / T, -1)
+        models.append(model)
+    return models
+'''), "train mode"),
+        "student fine-tunes the teacher": (CHAIN.format(body='''
+    model, models, targets = make_models[0](), [], y
+    for make in make_models:
+        train_fn(model, x, targets, T)
+        targets = torch.softmax(predict_logits(model, x) / T, -1)
+        models.append(model.eval())
+    return models
+'''), "call each constructor once"),
+    },
+    "confidence": {
+        "counts wrong predictions": ('''
+def confidence(model, x, y):
+    if len(y) != len(x):
+        raise ValueError("y must have one label per image")
+    return torch.softmax(predict_logits(model, x), -1).max(1).values.mean().item()
+''', "a wrong prediction counts 0"),
+        "mean over the right ones only": ('''
+def confidence(model, x, y):
+    if len(y) != len(x):
+        raise ValueError("y must have one label per image")
+    top = torch.softmax(predict_logits(model, x), -1).max(1)
+    return top.values[top.indices == y].mean().item()
+''', "divides by all the samples"),
+    },
+    "small_gradient_fraction": {
+        "fraction over pixels": ('''
+def small_gradient_fraction(model, x, y, threshold=1e-10):
+    if threshold <= 0 or len(y) != len(x):
+        raise ValueError("threshold must be positive and y must have one label per image")
+    x = x.clone().requires_grad_(True)
+    grad, = torch.autograd.grad(F.cross_entropy(model.eval()(x), y, reduction="sum"), x)
+    return (grad.abs() < threshold).float().mean().item()
+''', "counted pixels"),
+        "gradient of the batch mean": ('''
+def small_gradient_fraction(model, x, y, threshold=1e-10):
+    if threshold <= 0 or len(y) != len(x):
+        raise ValueError("threshold must be positive and y must have one label per image")
+    x = x.clone().requires_grad_(True)
+    grad, = torch.autograd.grad(F.cross_entropy(model.eval()(x), y), x)
+    return (grad.abs().flatten(1).mean(1) < threshold).float().mean().item()
+''', "batch mean"),
+    },
+}
+
+DIFFERENT = {
+    "distill_chain": CHAIN.format(body='''
+    trained = []
+    for i, make in enumerate(make_models):
+        model = make()
+        if i == 0:
+            train_fn(model, x, y, T)
+        else:
+            teacher = trained[-1]
+            with torch.no_grad():
+                soft = torch.cat([F.softmax(teacher(x[j:j + 7]) / T, dim=1) for j in range(0, len(x), 7)])
+            train_fn(model, x, soft, T)
+        trained.append(model.eval())
+    return trained
+'''),
+    "confidence": '''
+def confidence(model, x, y):
+    if y.shape[0] != x.shape[0]:
+        raise ValueError("y: one label per image")
+    mode = model.training
+    model.eval()
+    with torch.no_grad():
+        p = F.softmax(model(x), dim=1)
+    model.train(mode)
+    right = p.argmax(1) == y
+    return float((p.amax(1) * right).sum() / len(y))
+''',
+    "small_gradient_fraction": '''
+def small_gradient_fraction(model, x, y, threshold=1e-10):
+    if not threshold > 0:
+        raise ValueError(f"threshold={threshold} must be positive")
+    if y.shape[0] != x.shape[0]:
+        raise ValueError("y: one label per image")
+    mode = model.training
+    model.eval()
+    x = x.detach().clone().requires_grad_()
+    F.nll_loss(F.log_softmax(model(x), 1), y, reduction="sum").backward()
+    model.zero_grad(set_to_none=True)
+    model.train(mode)
+    return sum(float(g.abs().mean() < threshold) for g in x.grad) / len(x)
+''',
+}
+
+
+def test_reference_passes_every_public_check():
+    namespace = reference_namespace(NB)
+    for exercise in exercises_of(NB):
+        results = run_public_checks(exercise, namespace[exercise])
+        assert results and all(v.passed for _, v in results), format_report(exercise, results)
+
+
+def test_reference_passes_every_hidden_check():
+    report = grade_sources(NB, with_cells(NB))
+    assert report.total == report.max_total, [e.feedback for e in report.exercises]
+
+
+def test_untouched_stubs_score_zero_with_not_implemented():
+    report = grade_sources(NB, {ex: STUB.format(name=ex) for ex in exercises_of(NB)})
+    for result in report.exercises:
+        assert result.points == 0 and "not implemented" in result.feedback, (result.id, result.feedback)
+
+
+def _rounds():
+    """One wrong version per exercise in each grading run (no exercise of this notebook calls another)."""
+    width = max(len(mistakes) for mistakes in WRONG.values())
+    return [{ex: (label, *WRONG[ex][label]) for ex in WRONG for label in list(WRONG[ex])[i:i + 1]}
+            for i in range(width)]
+
+
+@pytest.mark.parametrize("round_", _rounds(), ids=lambda r: "+".join(label for label, _, _ in r.values()))
+def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
+    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}))
+    for result in report.exercises:
+        if result.id in round_:
+            label, _, feedback = round_[result.id]
+            assert result.points < result.max_points, f"{label}: {result.id} kept full points"
+            assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
+        else:
+            assert result.passed, f"{result.id} lost points for a mistake elsewhere:\n{result.feedback}"
+
+
+def test_correct_but_different_implementations_get_full_points():
+    report = grade_sources(NB, with_cells(NB, **DIFFERENT))
+    for result in report.exercises:
+        assert result.passed, f"{result.id}:\n{result.feedback}"
