@@ -70,6 +70,7 @@ def sandbox_problem() -> str | None:
 def _bwrap_command() -> list[str]:
     """bwrap arguments: everything read-only, the checkout, home and solutions hidden, a few folders shown again."""
     home, cache = Path.home().resolve(), cache_dir().resolve()
+    (cache / REFERENCE_CACHE).mkdir(exist_ok=True)   # so that it exists to be hidden
     hidden = [REPO, home, solutions_dir().resolve(), Path(tempfile.gettempdir()).resolve()]
     shown = [REPO / "ddcourse", REPO / "data", Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), cache]
     command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
