@@ -1,13 +1,14 @@
-"""The command line: ``python -m autograder {grade,generate,build-checks,nbgrader-course,release}``."""
+"""The command line: ``python -m autograder {grade,generate,build-checks,nbgrader-course,nbgrader-grade,release}``."""
 from __future__ import annotations
+
+import ddcourse  # noqa: F401  first: it sets passive OpenMP waits before anything loads torch
 
 import argparse
 import sys
 from pathlib import Path
 
-from autograder import report as reporting
-from autograder.engine import DEFAULT_SEED, grade_notebook
-from autograder.sandbox import Limits
+# the grader's modules load torch: they are imported by the commands that need them, so that --help is instant
+DEFAULT_SEED = 2016  # autograder.engine.DEFAULT_SEED; tests/test_cli.py checks they agree
 
 
 def _submissions(paths: list[str]) -> list[Path]:
@@ -24,25 +25,59 @@ def _submissions(paths: list[str]) -> list[Path]:
     return found
 
 
+def _limits(args):
+    from autograder.sandbox import Limits
+
+    given = {"seconds_per_exercise": args.time_limit, "memory_mb": args.memory_mb}
+    return Limits(**{name: value for name, value in given.items() if value is not None})
+
+
 def cmd_grade(args) -> int:
-    limits = Limits(seconds_per_exercise=args.time_limit, memory_mb=args.memory_mb)
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    from autograder import report as reporting
+    from autograder.engine import NotebookReport, grade_notebook
+
+    if args.jobs < 1:
+        raise SystemExit(f"error: --jobs must be at least 1, got {args.jobs}")
+    limits = _limits(args)
     submissions = _submissions(args.submissions)
-    rows = []
-    for path in submissions:
-        result = grade_notebook(path, device=args.device, seed=args.seed, limits=limits)
-        rows.append((str(path), result))
-        print(f"== {path}\n{reporting.table(result)}\n", flush=True)
-        if args.feedback_dir:
-            out = Path(args.feedback_dir) / f"{path.stem}.{'-'.join(path.parent.parts[-1:])}.feedback.txt"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(reporting.feedback_text(result))
-    if args.json:
-        if len(rows) != 1:
-            raise SystemExit("error: --json takes one submission; use --csv for several")
-        reporting.write_json(rows[0][1], args.json)
-    if args.csv:
-        reporting.write_csv(rows, args.csv)
-    return 0
+    if args.json and len(submissions) != 1:
+        raise SystemExit("error: --json takes one submission; use --csv for several")
+
+    def grade(path: Path) -> NotebookReport:
+        try:
+            return grade_notebook(path, device=args.device, seed=args.seed, limits=limits)
+        except Exception as err:  # the grader's own failure costs this submission only; the class goes on
+            return NotebookReport("unknown", error=f"the grader failed: {type(err).__name__}: {err}")
+
+    csv_out = reporting.ClassCsv(args.csv, reporting.exercise_columns(submissions)) if args.csv else None
+    reports = []
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool, \
+            tqdm(total=len(submissions), unit="notebook", disable=len(submissions) == 1) as progress:
+        futures = {pool.submit(grade, path): path for path in submissions}
+        for future in as_completed(futures):
+            path, result = futures[future], future.result()
+            student = reporting.student_of(path)
+            reports.append(result)
+            progress.write(f"== {student} ({path})\n{reporting.table(result)}\n")
+            progress.update()
+            if csv_out:
+                csv_out.add(student, path, result)
+            if args.feedback_dir:
+                reporting.write_feedback(result, student, args.feedback_dir)
+            if args.json:
+                reporting.write_json(result, args.json)
+    if csv_out:
+        csv_out.close()
+    if len(reports) > 1:
+        print(reporting.class_summary(reports))
+    unreadable = sum(r.error is not None for r in reports)
+    if unreadable:
+        print(f"{unreadable} of {len(reports)} submissions could not be graded (see above)", file=sys.stderr)
+    return 1 if unreadable else 0
 
 
 def cmd_generate(args) -> int:
@@ -90,12 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     grade = sub.add_parser("grade", help="grade submitted notebooks (files or folders)")
     grade.add_argument("submissions", nargs="+", help="notebook files, or folders searched for *.ipynb")
     grade.add_argument("--json", help="write the report of one submission as JSON to this file")
-    grade.add_argument("--csv", help="write one row per submission to this CSV file")
+    grade.add_argument("--csv", help="write one row per submission to this CSV file, as each one finishes")
     grade.add_argument("--feedback-dir", help="write a feedback text file per submission into this folder")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
     grade.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where code runs (default: CUDA if present)")
     grade.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden checks' random inputs")
-    grade.add_argument("--time-limit", type=float, default=Limits.seconds_per_exercise, help="seconds per exercise")
-    grade.add_argument("--memory-mb", type=int, default=Limits.memory_mb, help="memory limit of a submission")
+    grade.add_argument("--time-limit", type=float, help="seconds per exercise (default 120)")
+    grade.add_argument("--memory-mb", type=int, help="memory limit of a submission (default 4096)")
     grade.set_defaults(run=cmd_grade)
 
     generate = sub.add_parser("generate", help="write course/ (student notebooks) from solutions/")

@@ -50,7 +50,7 @@ def test_unreadable_file_is_reported_not_crashed(tmp_path):
     garbage = tmp_path / "broken.ipynb"
     garbage.write_text("{ this is not json")
     result = run_cli("grade", garbage, "--json", tmp_path / "r.json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # a submission that could not be graded
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["total"] == 0 and "could not read" in report["error"]
 
@@ -98,17 +98,3 @@ def test_hostile_code_cannot_read_solutions_or_exhaust_memory(tmp_path):
     assert "FileNotFoundError" in results["entropy"].feedback and results["entropy"].points == 0
     assert "memory limit" in results["softmax_jacobian"].feedback and results["softmax_jacobian"].points == 0
     assert results["softmax_with_temperature"].passed
-
-
-def test_folder_grading_writes_csv_and_feedback(tmp_path):
-    submissions = tmp_path / "submitted"
-    submissions.mkdir()
-    (submissions / "alice.ipynb").write_bytes(solution_path(NB).read_bytes())
-    (submissions / "bob.ipynb").write_bytes((COURSE_DIR / f"{NB}.ipynb").read_bytes())
-    result = run_cli("grade", submissions, "--csv", tmp_path / "grades.csv", "--feedback-dir", tmp_path / "fb")
-    assert result.returncode == 0, result.stderr
-    rows = (tmp_path / "grades.csv").read_text().splitlines()
-    assert rows[0].startswith("submission,notebook,total,max_total")
-    assert any("alice" in r and ",10.0,10.0," in r for r in rows)
-    assert any("bob" in r and ",0.0,10.0," in r for r in rows)
-    assert "not implemented" in next((tmp_path / "fb").glob("bob*")).read_text()

@@ -1,0 +1,58 @@
+"""Grading a class from the command line: parallel, one CSV row per submission as it finishes, a student
+column from nbgrader's layout, a feedback file per student, a class summary, exit status 1 when a
+submission could not be graded; --help without loading torch."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder.checks import exercises_of
+from autograder.engine import DEFAULT_SEED
+from autograder.report import student_of
+from autograder.reference import solution_path
+from autograder import cli
+
+NB = "01_softmax_temperature"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_help_loads_no_torch():
+    probe = "import sys; from autograder.cli import main\ntry: main(['grade', '--help'])\nexcept SystemExit: pass\n" \
+            "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded')"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "--jobs" in result.stdout and "torch not loaded" in result.stdout, result.stdout + result.stderr
+    assert cli.DEFAULT_SEED == DEFAULT_SEED
+
+
+def test_student_from_nbgrader_layout_or_file_name():
+    assert student_of(Path("course/submitted/alice/ps1/01_softmax_temperature.ipynb")) == "alice"
+    assert student_of(Path("inbox/bob_01.ipynb")) == "bob_01"
+
+
+def test_a_class_in_nbgrader_layout(tmp_path):
+    submitted = tmp_path / "submitted"
+    for student in ("alice", "carol"):
+        (submitted / student / "ps1").mkdir(parents=True)
+    (submitted / "alice" / "ps1" / f"{NB}.ipynb").write_bytes(solution_path(NB).read_bytes())
+    (submitted / "carol" / "ps1" / f"{NB}.ipynb").write_text("{ not json")
+
+    result = run_cli("grade", submitted, "--jobs", "2", "--csv", tmp_path / "grades.csv",
+                     "--feedback-dir", tmp_path / "feedback")
+
+    assert result.returncode == 1, result.stderr  # carol's file could not be graded
+    with open(tmp_path / "grades.csv", newline="") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    header = list(next(iter(rows.values())))
+    assert header[:5] == ["student", "submission", "notebook", "total", "max_total"]
+    assert header[5:-1] == exercises_of(NB)
+    assert float(rows["alice"]["total"]) == 10 and rows["alice"]["error"] == ""
+    assert "could not read" in rows["carol"]["error"]
+    assert "10 / 10 points" in (tmp_path / "feedback" / f"alice.{NB}.feedback.txt").read_text()
+    assert "could not be graded" in (tmp_path / "feedback" / f"carol.unknown.feedback.txt").read_text()
+    assert "class summary: 1 of 2 submissions graded" in result.stdout
+    assert "softmax_with_temperature" in result.stdout.split("class summary")[1]
