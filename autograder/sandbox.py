@@ -10,6 +10,7 @@ the sandbox kills everything the submission started.
 """
 from __future__ import annotations
 
+import glob
 import io
 import os
 import resource
@@ -67,13 +68,21 @@ def sandbox_problem() -> str | None:
     return None
 
 
-def _bwrap_command() -> list[str]:
+def _passed_env(env: dict) -> list[str]:
+    """The variables a worker sees: the course's, the thread settings, Python's, locale and PATH, no others."""
+    return [n for n in env if n.startswith(("DDCOURSE_", "OMP_", "MKL_", "CUDA_", "PYTHON", "LC_", "LANG"))
+            or n == "PATH"]
+
+
+def _bwrap_command(env: dict) -> list[str]:
     """bwrap arguments: everything read-only, the checkout, home and solutions hidden, a few folders shown again."""
     home, cache = Path.home().resolve(), cache_dir().resolve()
     (cache / REFERENCE_CACHE).mkdir(exist_ok=True)   # so that it exists to be hidden
     hidden = [REPO, home, solutions_dir().resolve(), Path(tempfile.gettempdir()).resolve()]
     shown = [REPO / "ddcourse", REPO / "data", Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), cache]
-    command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+    command = ["bwrap", "--clearenv", *[arg for name in _passed_env(env)
+                                        for arg in ("--setenv", name, env[name])],
+               "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                "--die-with-parent", "--new-session", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
                "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
     for path in hidden:
@@ -81,6 +90,8 @@ def _bwrap_command() -> list[str]:
     for path in shown:
         if path.exists():
             command += ["--ro-bind", str(path), str(path)]
+    for device in sorted(glob.glob("/dev/nvidia*")):    # CUDA grading
+        command += ["--dev-bind", device, device]
     command += ["--tmpfs", str(cache / REFERENCE_CACHE),
                 "--ro-bind", str(WORKER), str(REPO / "grader_worker.py"), "--chdir", "/tmp",
                 "--setenv", "HOME", "/tmp"]
@@ -160,7 +171,7 @@ def run_exercise(setup: list[str], cells: dict[str, str], exercise: str, cases: 
     # machine has more busy threads than cores (two workers grade side by side); passive threads sleep.
     env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1",
            "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = _bwrap_command() if sandboxed else [sys.executable, str(WORKER)]
+    command = _bwrap_command(env) if sandboxed else [sys.executable, str(WORKER)]
     deadline = STARTUP_SECONDS + limits.seconds_per_cell * (len(cells) + len(setup)) + limits.seconds_per_exercise
     read_end, write_end = os.pipe()
     with tempfile.TemporaryDirectory(prefix="ddcourse-grade-") as tmp:
