@@ -16,8 +16,10 @@ os.environ.setdefault("DDCOURSE_PROFILE", "smoke")
 c = get_config()
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
-# Each hidden test cell grades its exercise in a separate worker process: allow it time.
-c.Execute.timeout = 600
+# Submissions never run in an nbgrader kernel, where their code could decide or break the grading:
+# `python -m autograder nbgrader-grade ASSIGNMENT` grades them in the autograder's sandbox and writes
+# the points into the gradebook.
+c.Execute.enabled = False
 '''
 
 

@@ -1,5 +1,7 @@
-"""Real nbgrader: generate_assignment and autograde on a course folder made by
-`python -m autograder nbgrader-course`, giving the direct autograder's partial points."""
+"""Real nbgrader on a course folder made by `python -m autograder nbgrader-course`: generate_assignment,
+then `python -m autograder nbgrader-grade`, which grades outside the students' kernels and gives the direct
+autograder's points in nbgrader's gradebook, feedback and export, hostile submissions included."""
+import csv
 import os
 import subprocess
 import sys
@@ -9,40 +11,86 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.engine import grade_notebook
-from tests.submissions import write_submission
+from tests.submissions import solved_cells, write_submission
 
 NB = "01_softmax_temperature"
 FORGOT_T = ("def softmax_with_temperature(logits, T=1.0):\n"
             "    if T <= 0:\n        raise ValueError('T must be positive')\n"
             "    e = (logits - logits.amax(-1, keepdim=True)).exp()\n"
             "    return e / e.sum(-1, keepdim=True)")
+# correct, but warns: in-kernel grading used to give it 0
+WARNS = "import warnings\n" + solved_cells(NB)["log_softmax_with_temperature"].replace(
+    "\n    ### BEGIN SOLUTION", "\n    warnings.warn('computing in float32')\n    ### BEGIN SOLUTION")
+# nothing implemented, but everything that fooled or broke grading inside the kernel
+HOSTILE = '''
+import os, signal, linecache
+os.environ["DDCOURSE_SOLUTIONS"] = "/tmp/fake-solutions"
+try:
+    import autograder.nbgrader_bridge as bridge
+    bridge.grade_in_kernel = lambda exercise, namespace: 10.0
+except ImportError:
+    pass
+if "get_ipython" in globals():
+    get_ipython().ast_node_interactivity = "none"
+linecache.cache["<fake cell>"] = (1, None, ["def entropy(p, T=1.0):\\n", "    return p\\n"], "<fake cell>")
+
+def entropy(p, T=1.0):
+    raise NotImplementedError
+
+os.kill(os.getppid(), signal.SIGKILL)
+'''
 
 
 def run(*args, cwd):
     bindir = Path(sys.executable).parent
-    result = subprocess.run([*args], cwd=cwd, capture_output=True, text=True, timeout=900,
+    result = subprocess.run([*map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=900,
                             env={**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
 
-def test_nbgrader_autograde_gives_the_direct_autograders_points(tmp_path):
+def submit(root, student, notebook):
+    folder = root / "submitted" / student / NB
+    folder.mkdir(parents=True)
+    (folder / f"{NB}.ipynb").write_bytes(notebook.read_bytes())
+    run("nbgrader", "db", "student", "add", student, cwd=root)
+
+
+def test_nbgrader_points_come_from_the_sandboxed_grader(tmp_path):
     root = tmp_path / "course"
     run(sys.executable, "-m", "autograder", "nbgrader-course", root, cwd=tmp_path)
     run("nbgrader", "generate_assignment", NB, "--force", cwd=root)
     released = (root / "release" / NB / f"{NB}.ipynb").read_text()
     assert "BEGIN SOLUTION" not in released and "grade_in_kernel" not in released
 
-    submission = write_submission(NB, tmp_path / "alice.ipynb", softmax_with_temperature=FORGOT_T)
-    submitted = root / "submitted" / "alice" / NB
-    submitted.mkdir(parents=True)
-    (submitted / f"{NB}.ipynb").write_bytes(submission.read_bytes())
-    run("nbgrader", "db", "student", "add", "alice", cwd=root)
-    run("nbgrader", "autograde", NB, "--student", "alice", cwd=root)
+    submissions = {
+        "alice": write_submission(NB, tmp_path / "alice.ipynb", softmax_with_temperature=FORGOT_T,
+                                  log_softmax_with_temperature=WARNS),
+        "mallory": write_submission(NB, tmp_path / "mallory.ipynb", entropy=HOSTILE),
+    }
+    for student, notebook in submissions.items():
+        submit(root, student, notebook)
+    graded = run(sys.executable, "-m", "autograder", "nbgrader-grade", NB, cwd=root)
+    assert "mallory" in graded.stdout and "alice" in graded.stdout
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        (notebook,) = gradebook.find_submission(NB, "alice").notebooks
-        nbgrader_points = {g.name.removeprefix("test_"): g.auto_score for g in notebook.grades}
-    direct = {e.id: e.points for e in grade_notebook(submission).exercises}
-    assert nbgrader_points == pytest.approx(direct)
-    assert 0 < direct["softmax_with_temperature"] < 3
+        nbgrader_points = {
+            student: {g.name.removeprefix("test_"): g.score
+                      for g in gradebook.find_submission(NB, student).notebooks[0].grades}
+            for student in submissions}
+    direct = {student: {e.id: e.points for e in grade_notebook(path).exercises}
+              for student, path in submissions.items()}
+    for student in submissions:
+        assert nbgrader_points[student] == pytest.approx(direct[student]), student
+    assert 0 < direct["alice"]["softmax_with_temperature"] < 3
+    assert direct["alice"]["log_softmax_with_temperature"] == 2  # the warning costs nothing
+    assert direct["mallory"]["entropy"] == 0
+    assert direct["mallory"]["softmax_with_temperature"] == 3  # the hostile cell costs only its exercise
+
+    run("nbgrader", "generate_feedback", NB, cwd=root)
+    feedback = (root / "feedback" / "alice" / NB / f"{NB}.html").read_text()
+    assert "softmax_with_temperature" in feedback and "checks passed" in feedback
+    run("nbgrader", "export", "--to", tmp_path / "grades.csv", cwd=root)
+    with open(tmp_path / "grades.csv") as f:
+        exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+    assert exported == pytest.approx({s: sum(points.values()) for s, points in direct.items()})
