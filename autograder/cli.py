@@ -96,6 +96,20 @@ def cmd_build_checks(args) -> int:
     return 0
 
 
+def cmd_nbgrader_grade(args) -> int:
+    from autograder import report as reporting
+    from autograder.nbgrader_grade import grade_assignment
+
+    try:
+        graded = grade_assignment(args.root, args.assignment, students=args.student or None,
+                                  device=args.device, seed=args.seed, limits=_limits(args))
+    except (ValueError, RuntimeError) as err:
+        raise SystemExit(f"error: {err}")
+    for student, report in graded:
+        print(f"== {student}\n{reporting.table(report)}\n", flush=True)
+    return 1 if any(report.error for _, report in graded) else 0
+
+
 def cmd_release(args) -> int:
     from autograder.release import release
 
@@ -146,6 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     course.add_argument("root", help="folder to create (holds nbgrader_config.py and source/)")
     course.add_argument("--course-id", default="defensive-distillation")
     course.set_defaults(run=cmd_nbgrader_course)
+
+    nbgrade = sub.add_parser("nbgrader-grade", help="nbgrader autograde, with the points from the sandboxed "
+                                                    "grader written into the gradebook")
+    nbgrade.add_argument("assignment", help="the assignment (notebook) name in the nbgrader course")
+    nbgrade.add_argument("--root", default=".", help="the nbgrader course folder (default: here)")
+    nbgrade.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    nbgrade.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where code runs (default: CUDA if present)")
+    nbgrade.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden checks' random inputs")
+    nbgrade.add_argument("--time-limit", type=float, help="seconds per exercise (default 120)")
+    nbgrade.add_argument("--memory-mb", type=int, help="memory limit of a submission (default 4096)")
+    nbgrade.set_defaults(run=cmd_nbgrader_grade)
 
     bundle = sub.add_parser("release", help="write the students' bundle (notebooks, ddcourse, data; no grader)")
     bundle.add_argument("--out", required=True, help="a new or empty folder outside the checkout")
