@@ -73,3 +73,32 @@ def test_check_raises_after_its_report_when_a_check_fails(capsys):
     with pytest.raises(AssertionError, match="public checks failed"):
         check("entropy", namespace["entropy"])
     assert "✗" in capsys.readouterr().out
+
+
+# correct but not the reference's way: they must get full points whatever their float32 rounding
+DIFFERENT_BUT_CORRECT = {
+    "01_softmax_temperature": {
+        "log_softmax_with_temperature": '''
+def log_softmax_with_temperature(logits, T=1.0):
+    if T <= 0:
+        raise ValueError(f"T must be positive, got T={T}")
+    z = logits / T
+    return z - torch.logsumexp(z, dim=-1, keepdim=True)
+''',
+        "softmax_with_temperature": '''
+def softmax_with_temperature(logits, T=1.0):
+    if T <= 0:
+        raise ValueError(f"T must be positive, got T={T}")
+    z = logits / T
+    return torch.exp(z - torch.logsumexp(z, dim=-1, keepdim=True))
+''',
+    },
+}
+
+
+@pytest.mark.parametrize("notebook", sorted(DIFFERENT_BUT_CORRECT))
+def test_correct_but_different_implementations_get_full_points(notebook):
+    submitted = DIFFERENT_BUT_CORRECT[notebook]
+    report = grade_sources(notebook, with_cells(notebook, **submitted), only=list(submitted))
+    for result in report.exercises:
+        assert result.passed, result.feedback
