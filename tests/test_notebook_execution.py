@@ -1,5 +1,6 @@
-"""The solved notebooks run top to bottom (smoke profile), widgets included, and the points that
-nbgrader reads from their hidden test cells are the direct autograder's."""
+"""The solved notebooks run top to bottom (smoke profile), widgets included; their hidden test cells
+decide no points in the kernel (python -m autograder nbgrader-grade grades outside), and the direct
+autograder gives them full points."""
 import nbformat
 import pytest
 import torch
@@ -26,15 +27,10 @@ def errors(nb):
             for o in c.get("outputs", []) if o.output_type == "error"]
 
 
-def kernel_points(nb):
-    """What nbgrader's partial credit reads: the test cell's execute_result."""
-    points = {}
-    for cell in nb.cells:
-        cell_id = grade_id(cell) or ""
-        if cell_id.startswith("test_"):
-            results = [o for o in cell.outputs if o.output_type == "execute_result"]
-            points[cell_id[5:]] = float(results[0]["data"]["text/plain"]) if results else 0.0
-    return points
+def kernel_results(nb):
+    """What each test cell leaves in the kernel: its execute_result values (nbgrader would read them as points)."""
+    return {grade_id(c): [o for o in c.outputs if o.output_type == "execute_result"]
+            for c in nb.cells if (grade_id(c) or "").startswith("test_")}
 
 
 @pytest.mark.parametrize("notebook", list(NOTEBOOKS))
@@ -42,7 +38,10 @@ def test_solved_notebook_executes_with_full_points_and_widgets(notebook, tmp_pat
     nb = execute(solution_path(notebook), tmp_path)
     assert not errors(nb), errors(nb)
     report = grade_notebook(solution_path(notebook))
-    assert kernel_points(nb) == {e.id: e.max_points for e in report.exercises}
+    assert all(e.points == e.max_points for e in report.exercises)
+    results = kernel_results(nb)
+    assert sorted(results) == sorted(f"test_{e.id}" for e in report.exercises)
+    assert not any(results.values()), "a hidden test cell returned a value nbgrader would take as points"
     stderr = [o.text for c in nb.cells if (grade_id(c) or "").startswith("test_") for o in c.outputs
               if o.output_type == "stream" and o.name == "stderr"]
     assert not stderr, f"nbgrader gives 0 points to a test cell that writes to stderr: {stderr}"
