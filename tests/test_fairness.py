@@ -1,9 +1,17 @@
 """One mistake costs points once: an exercise is graded with the reference versions of the exercises it
 calls (each notebook's DEPENDS table), with the helpers the submission defines in other cells, and
 check() makes a cell red (nbgrader's Validate fails) exactly when a public check fails."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
 import pytest
 
 from autograder.checks import NOTEBOOKS, exercises_of
+from autograder.generate import COURSE_DIR
+from ddcourse.notebook import grade_id
 from autograder.engine import dependencies, grade_sources
 from ddcourse.checking.public import check, names_from_other_cells
 from tests.submissions import solved_cells, with_cells
@@ -102,3 +110,26 @@ def test_correct_but_different_implementations_get_full_points(notebook):
     report = grade_sources(notebook, with_cells(notebook, **submitted), only=list(submitted))
     for result in report.exercises:
         assert result.passed, result.feedback
+
+
+def _validate(path, cwd):
+    env = {**os.environ, "DDCOURSE_PROFILE": "smoke",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(["nbgrader", "validate", str(path)], cwd=cwd, capture_output=True, text=True,
+                            timeout=900, env=env)
+    return result.stdout + result.stderr
+
+
+def test_nbgrader_validate_fails_on_stubs_and_passes_when_solved(tmp_path):
+    notebook = "01_softmax_temperature"
+    stubs = tmp_path / "stubs.ipynb"
+    stubs.write_bytes((COURSE_DIR / f"{notebook}.ipynb").read_bytes())
+    nb = nbformat.read(str(stubs), as_version=4)
+    solved = solved_cells(notebook)
+    for cell in nb.cells:
+        if grade_id(cell) in solved:
+            cell.source = solved[grade_id(cell)]
+    nbformat.write(nb, str(tmp_path / "solved.ipynb"))
+    assert "VALIDATION FAILED" in _validate(stubs, tmp_path)
+    output = _validate(tmp_path / "solved.ipynb", tmp_path)
+    assert "Success! Your notebook passes all the tests." in output, output[-3000:]
