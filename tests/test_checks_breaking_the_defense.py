@@ -117,9 +117,10 @@ CORRECT_OTHERWISE = {
                             ".mean().item()"),
     "fgsm_scaled_logits": FGSM.format(T="T", result="torch.clamp(x + eps * torch.sign(g), min=0.0, max=1.0)"
                                                     ".detach()"),
-    # clip to [0, 1] first, then project; the start drawn with torch.rand; the loss through log_softmax
+    # clip to [0, 1] first, then project; the start drawn with torch.rand (times 0 without a random start);
+    # the loss through log_softmax
     "pgd_attack": _pgd('''
-x_adv = (x + (torch.rand_like(x) * 2 - 1) * eps).clamp(0, 1)
+x_adv = (x + (torch.rand_like(x) * 2 - 1) * eps * random_start).clamp(0, 1)
 for _ in range(steps):
     x_adv = x_adv.detach().requires_grad_(True)
     loss = F.nll_loss(torch.log_softmax(model(x_adv), dim=1), y, reduction="sum")
