@@ -5,12 +5,13 @@ gradient, so Carlini & Wagner (2017, section VI) search for a small set of
 pixels instead. Start with every pixel allowed to change, then repeat:
 
 1. run the L2 attack, allowing it to change only the allowed pixels;
-2. if it fails, stop: the answer is the last example that succeeded;
+2. if it fails, stop: the answer is the last example that succeeded (but see the
+   back-off below);
 3. otherwise score each allowed pixel by how much it changed times how much the
-   model's decision depends on it (|delta_i| * |d margin / d x_i|), and forbid
-   the pixels of lowest score: at most prune * sqrt(n) of them, n being the
-   number of pixels the example changed, and none after the first one whose
-   score is above ``important``.
+   model's decision depends on it (|delta_i| * |d margin / d x_i|, as a share of
+   the total), and forbid the pixels of lowest score: at most prune * sqrt(n) of
+   them, n being the number of pixels the example changed, and none after the
+   first one whose share is above ``important``.
 
 The L2 attack is passed in (``l2_attack(model, x, target, targeted=..., **options)``,
 the signature of the notebook's cw_l2_attack), so this module contains no
@@ -18,12 +19,15 @@ exercise's solution. The attack never learns about the mask: it is handed a
 model that reads the forbidden pixels from the original image, so moving them
 changes nothing but the distance, and the attack leaves them alone.
 
-Two departures from Carlini's l0_attack.py, both for speed: pixels that the
-last example did not change at all (by more than ``unchanged``) are forbidden
-in bulk, since forbidding them costs nothing, and each round runs the whole
-L2 attack from the original image, where Carlini warm-starts from the previous
-solution and stops at the first success. Samples are attacked one at a time,
-as in the original: each sample's pixel set shrinks at its own pace.
+Departures from Carlini's l0_attack.py: pixels that the last example did not
+change at all (by more than ``unchanged``) are forbidden in bulk, since
+forbidding them costs nothing; each round runs the whole L2 attack from the
+original image, where Carlini warm-starts from the previous solution and stops
+at its first success, so rounds cost more here and ``prune`` is best set higher;
+and when a round fails after several pixels went at once, the attack goes back
+to the last success and forbids half as many, so that it stops only when
+forbidding a single pixel fails, as Carlini's does. Samples are attacked one at
+a time, as in the original: each sample's pixel set shrinks at its own pace.
 """
 from __future__ import annotations
 
@@ -34,9 +38,9 @@ import torch
 from torch import nn
 
 PRUNE = 0.3          # Carlini's rate: forbid up to 0.3 * sqrt(changed pixels) per round; higher is faster and coarser
-IMPORTANT = 0.01     # a pixel scoring above this is forbidden only alone, as the last of its round
+IMPORTANT = 0.01     # a pixel with a larger share of the score is forbidden only as the last of its round
 UNCHANGED = 1e-4     # a pixel that moved less than this counts as unchanged (Carlini's threshold)
-MAX_ROUNDS = 1000    # a bound on the rounds per sample; each one forbids at least one pixel
+MAX_ROUNDS = 1000    # a bound on the rounds per sample
 
 
 class FrozenPixels(nn.Module):
@@ -68,18 +72,18 @@ def _pixel_scores(model: nn.Module, x_adv: torch.Tensor, x: torch.Tensor, target
     return scores / scores.sum().clamp_min(1e-12)
 
 
-def _forbid(allowed: torch.Tensor, changed: torch.Tensor, scores: torch.Tensor, prune: float,
-            important: float) -> torch.Tensor:
-    """The next round's allowed pixels [1, H, W]: the unchanged ones and the lowest-scoring changed ones go."""
+def _forbid(allowed: torch.Tensor, changed: torch.Tensor, scores: torch.Tensor, budget: int,
+            important: float) -> tuple[torch.Tensor, int]:
+    """The next round's allowed pixels [1, H, W], and how many changed pixels were forbidden: the unchanged
+    ones go, then up to ``budget`` changed ones, lowest score first, the last being the first above ``important``."""
     allowed = allowed & changed
     candidates = scores.masked_fill(~allowed, math.inf).flatten()
     order = candidates.argsort()[: int(allowed.sum())]           # allowed pixels, lowest score first
-    budget = max(1, int(prune * math.sqrt(int(changed.sum()))))
     above = (candidates[order] > important).nonzero()
     count = min(budget, int(above[0]) + 1 if len(above) else budget, len(order))
     flat = allowed.flatten().clone()
     flat[order[:count]] = False
-    return flat.view_as(allowed)
+    return flat.view_as(allowed), count
 
 
 def cw_l0_attack(model: nn.Module, x: torch.Tensor, target: torch.Tensor, l2_attack: Callable, *,
@@ -111,19 +115,25 @@ def cw_l0_attack(model: nn.Module, x: torch.Tensor, target: torch.Tensor, l2_att
 
 def _attack_one(model, image, goal, l2_attack, targeted, prune, important, unchanged, max_rounds, l2_options):
     allowed = torch.ones(image.shape[-2:], dtype=torch.bool, device=image.device)[None]   # (1, H, W)
-    best = image.clone()
+    best, last_success, budget = image.clone(), None, 0
     for _ in range(max_rounds):
-        mask = allowed[:, None].expand_as(image)                                           # (1, C, H, W)
-        frozen = FrozenPixels(model, image, mask).eval()
-        candidate = torch.where(mask, l2_attack(frozen, image, goal, targeted=targeted, **l2_options), image)
-        with torch.no_grad():
-            if not bool(goal_margin(model(candidate), goal, targeted)[0] > 0):
-                break
-        best = candidate
-        changed = ((candidate - image).abs() > unchanged).any(dim=1)                       # (1, H, W)
-        allowed = _forbid(allowed, changed, _pixel_scores(model, candidate, image, goal, targeted), prune, important)
-        if not allowed.any():
-            break
+        met = False
+        if allowed.any():
+            mask = allowed[:, None].expand_as(image)                                       # (1, C, H, W)
+            frozen = FrozenPixels(model, image, mask).eval()
+            candidate = torch.where(mask, l2_attack(frozen, image, goal, targeted=targeted, **l2_options), image)
+            with torch.no_grad():
+                met = bool(goal_margin(model(candidate), goal, targeted)[0] > 0)
+        if met:
+            best = candidate
+            changed = ((candidate - image).abs() > unchanged).any(dim=1)                   # (1, H, W)
+            last_success = (allowed, changed, _pixel_scores(model, candidate, image, goal, targeted))
+            budget = max(1, int(prune * math.sqrt(int(changed.sum()))))
+        elif last_success is not None and budget > 1:
+            budget //= 2      # too many pixels went at once: back to the last success, forbid half as many
+        else:
+            break             # even one pixel fewer fails (or nothing ever succeeded): the last success stands
+        allowed, budget = _forbid(*last_success, budget, important)
     return best
 
 

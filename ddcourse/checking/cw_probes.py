@@ -4,10 +4,11 @@ An attack's output cannot be compared with the reference's value for value:
 two correct implementations stop at slightly different points. So the
 attacks are judged by what any correct attack must satisfy, computed here in
 the grader's process: on an affine classifier the smallest perturbation has a
-closed form (margin / ||w_t - w_y||), a sample nobody could fool comes back
-unchanged, and while it runs the attack restarts every search step from the
-original image with a fresh Adam, whose first step moves every coordinate of
-w by exactly lr. The attack probe records where the model was evaluated.
+closed form (margin / ||w_t - w_y||), every sample comes back either
+adversarial or as x itself, and while it runs the attack restarts every
+search step from the original image with a fresh Adam, whose first step moves
+every coordinate of w by exactly lr. The attack probe records where the model
+was evaluated.
 
 The other probes: a fake attack with scripted outputs for minimal_perturbation
 (so that its bookkeeping is checked exactly), the gradient of cw_l2_loss, and
@@ -66,8 +67,7 @@ class _Trace:
 
     def record(self) -> dict:
         return {"calls": self.calls, "calls_in_train_mode": self.calls_in_train_mode, "iterations": self.iterations,
-                "restarts": self.restarts,
-                "first_steps": snapshot(self.first_steps)}
+                "restarts": self.restarts, "first_steps": snapshot(self.first_steps)}
 
 
 def _tanh_space(z: torch.Tensor) -> torch.Tensor:
@@ -150,9 +150,12 @@ def _closeness_problem(case: Case, got: dict) -> str | None:
     else:
         name, hint = "L-inf", ("after each round that succeeds, set tau = min(tau, the example's L-inf distance) * "
                                "tau_decay and go on from that example; keep the success of smallest L-inf")
+    margin = "(margin + kappa)" if case.kwargs.get("kappa") else "margin"
+    dual = "2" if norm == 2 else "1"   # the norm of w_t - w_y that divides the margin
     return (f"sample {worst}: {name} distance {ratio[worst].item() * minimum[worst].item():.5g}, but the smallest "
             f"possible is {minimum[worst].item():.5g} ({(ratio[worst].item() - 1) * 100:.1f}% more; allowed "
-            f"{tolerance * 100:g}%). The model is affine, so the minimum is margin / ||w_t - w_y||\nhint: {hint}")
+            f"{tolerance * 100:g}%). The model is affine, so the minimum is {margin} / ||w_t - w_y||_{dual}"
+            f"\nhint: {hint}")
 
 
 def _restart_problem(case: Case, expected: dict, got: dict) -> str | None:
