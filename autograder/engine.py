@@ -5,6 +5,7 @@ worker; only the judging happens here, in the grader's own process.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import io
@@ -173,23 +174,35 @@ def _score(notebook: str, exercise: str, cases: list[Case], expected: dict, got:
     return ExerciseResult(exercise, points, max_points, passed, "\n".join([summary, *lines]))
 
 
-def dependencies(notebook: str, exercise: str) -> list[str]:
-    """The earlier exercises ``exercise`` calls, directly or through another one, in notebook order."""
+def named_names(source: str) -> set[str]:
+    """The names a cell's code reads (empty when it does not parse: loading it will say why)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+
+
+def dependencies(notebook: str, exercise: str, own_cell: str = "") -> list[str]:
+    """The other exercises ``exercise`` calls, directly or through another one, in notebook order: those of the
+    DEPENDS table, and those its own cell names (a log-softmax written with the student's own softmax)."""
     table = getattr(checks_of(notebook), "DEPENDS", {})
-    found, pending = set(), list(table.get(exercise, []))
+    named = [ex for ex in exercises_of(notebook) if ex != exercise and ex in named_names(own_cell)]
+    found, pending = set(), [*table.get(exercise, []), *named]
     while pending:
         name = pending.pop()
         if name not in found:
             found.add(name)
             pending += table.get(name, [])
+    found.discard(exercise)
     return [ex for ex in exercises_of(notebook) if ex in found]
 
 
 def exercise_program(notebook: str, exercise: str, own_cell: str, helper_cells: list[str]) -> str:
     """What runs for one exercise: the submission's definition cells (its helpers, wherever they are),
-    the exercise's own cell, then the reference versions of the exercises it depends on, which win:
-    a mistake in an earlier exercise costs that exercise's points only."""
-    _, reference = reference_sources(notebook, dependencies(notebook, exercise))
+    the exercise's own cell, then the reference versions of the exercises it depends on or calls, which win:
+    a mistake in another exercise costs that exercise's points only."""
+    _, reference = reference_sources(notebook, dependencies(notebook, exercise, own_cell))
     return "\n\n".join([*helper_cells, own_cell, *reference.values()])
 
 

@@ -68,8 +68,8 @@ def test_each_broken_exercise_costs_only_itself(tmp_path):
     assert "longer than 2 s" in results["entropy"].feedback
     for broken in ("softmax_with_temperature", "log_softmax_with_temperature", "entropy"):
         assert results[broken].points == 0
-    # softmax_jacobian calls softmax_with_temperature, which the broken cell never defined
-    assert "softmax_with_temperature" in results["softmax_jacobian"].feedback
+    # softmax_jacobian calls softmax_with_temperature: it is graded with the reference one (fair points)
+    assert results["softmax_jacobian"].passed, results["softmax_jacobian"].feedback
 
 
 def test_missing_cell_wrong_type_and_a_dying_process(tmp_path):

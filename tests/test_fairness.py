@@ -46,6 +46,23 @@ def test_a_wrong_earlier_exercise_does_not_cost_a_later_correct_one(notebook, ex
     assert all(points[name].points == 0 for name in broken)
 
 
+def test_an_exercise_that_calls_another_is_graded_with_the_reference_of_the_one_it_calls():
+    notebook = "01_softmax_temperature"
+    own = """
+def log_softmax_with_temperature(logits, T=1.0):
+    return softmax_with_temperature(logits, T).log()   # unstable, but it calls another exercise
+"""
+    assert dependencies(notebook, "log_softmax_with_temperature", own) == ["softmax_with_temperature"]
+    assert dependencies(notebook, "log_softmax_with_temperature") == []
+    cells = with_cells(notebook, log_softmax_with_temperature=own,
+                       softmax_with_temperature=BROKEN.format(name="softmax_with_temperature"))
+    report = grade_sources(notebook, cells, only=["log_softmax_with_temperature"])
+    feedback = report.exercises[0].feedback
+    # judged on its own merits: the reference softmax ran (no RuntimeError), and the log of it overflows
+    assert "deliberately wrong" not in feedback and "nan or inf" in feedback, feedback
+    assert 0 < report.exercises[0].points < report.exercises[0].max_points
+
+
 def test_a_helper_in_another_cell_is_found():
     notebook = "01_softmax_temperature"
     helper = "def stable_exp(z):\n    return (z - z.amax(-1, keepdim=True)).exp()\n"
