@@ -16,6 +16,10 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def execute(path, tmp_path):
+    """Run the notebook in tmp_path beside copies of every solved notebook: notebooks 05 and 06 read the
+    student's own functions from the earlier ones in their folder, as in a student's course folder."""
+    for solved in path.parent.glob("*.ipynb"):
+        (tmp_path / solved.name).write_bytes(solved.read_bytes())
     nb = nbformat.read(str(path), as_version=4)
     NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
