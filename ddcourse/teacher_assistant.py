@@ -17,7 +17,7 @@ from torch import nn
 
 from ddcourse.profiles import Profile
 from ddcourse.training import accuracy
-from ddcourse.zoo import cache_dir, cached_models, fingerprint
+from ddcourse.zoo import cache_dir, cached_models, fingerprint, save_atomically
 
 ROLES = ("teacher", "assistant", "student")
 
@@ -72,8 +72,8 @@ def ta_sweep(profile: Profile, data: tuple, constructors: Sequence[Callable[[], 
     x_attack, y_attack = x_test[:profile.ta_samples], y_test[:profile.ta_samples]
     code = (fingerprint(distill_chain, train_fn, confidence, small_gradient_fraction, minimal_perturbation),
             _attack_key(attack))
-    settings = (profile.name, profile.model, profile.train_size, sorted(profile.training_kwargs().items()),
-                [type(make()).__name__ for make in constructors], code)
+    # the whole profile: train_fn reads its training settings from it, which its code fingerprint cannot see
+    settings = (repr(profile), len(x_train), [type(make()).__name__ for make in constructors], code)
     T_chain = max(profile.ta_temperatures)
     chain_constructors = list(constructors) + [constructors[-1]] * max(0, profile.ta_chain_steps - 2)
 
@@ -99,7 +99,7 @@ def ta_sweep(profile: Profile, data: tuple, constructors: Sequence[Callable[[], 
         else:
             rows = [measured(model) for model in models_at(T, list(constructors))]
         results["temperatures"][T] = dict(zip(ROLES, rows))
-    torch.save(results, path)
+    save_atomically(results, path)
     return results
 
 

@@ -14,6 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+Perturb = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor, T: float) -> torch.Tensor:
@@ -40,7 +41,7 @@ def _make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optim
 
 def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float = 1.0, epochs: int = 1,
           batch_size: int = 128, optimizer: str = "adam", lr: float = 1e-3, loss_fn: LossFn | None = None, seed: int = 0,
-          progress: bool = True, description: str = "training") -> nn.Module:
+          progress: bool = True, description: str = "training", perturb: Perturb | None = None) -> nn.Module:
     """Train ``model`` in place and return it in eval mode.
 
     optimizer: "adam", or "sgd" (momentum 0.9, Nesterov, as in Carlini's
@@ -49,6 +50,9 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float 
     labels). The loss is ``loss_fn(logits, targets, T)``; without one, the plain
     cross-entropy at T=1 (the course's temperature losses are exercises, so a
     run at another T passes its loss_fn). Data is moved once to the model's device.
+    perturb: adversarial training (Madry et al. 2018): each batch is replaced by
+    ``perturb(model, x_batch, labels_batch)`` (an attack such as PGD) before its step;
+    needs hard labels.
     """
     if T <= 0:
         raise ValueError(f"T must be positive, got {T}")
@@ -56,6 +60,8 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float 
         raise ValueError(f"loss_fn is required when T != 1 (got T={T}): pass the loss at temperature T, "
                          f"for example your temperature_cross_entropy")
     _check_targets(x, targets)
+    if perturb is not None and targets.dim() != 1:
+        raise ValueError("perturb (adversarial training) needs hard-label targets [N], got probability rows")
     loss_fn = loss_fn or _cross_entropy
     device = next(model.parameters()).device
     x, targets = x.to(device), targets.to(device)
@@ -68,7 +74,11 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float 
         order = torch.randperm(len(x), generator=generator).to(device)
         for start in range(0, len(x), batch_size):
             batch = order[start:start + batch_size]
-            loss = loss_fn(model(x[batch]), targets[batch], T)
+            inputs = x[batch]
+            if perturb is not None:
+                inputs = perturb(model, inputs, targets[batch]).detach()
+                model.train()   # whatever mode the attack left it in
+            loss = loss_fn(model(inputs), targets[batch], T)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

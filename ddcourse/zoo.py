@@ -29,6 +29,14 @@ def cache_dir() -> Path:
     return path
 
 
+def save_atomically(obj: object, path: Path) -> None:
+    """torch.save through a file of this process's own, renamed into place: a reader (another notebook, another
+    test process) never sees half a file, and two processes saving the same model do not collide."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    torch.save(obj, partial)
+    partial.replace(path)
+
+
 def _cache_file(role: str, profile: Profile, seed: int) -> Path:
     settings = repr((profile.model, profile.train_size, sorted(profile.training_kwargs().items()), seed))
     digest = hashlib.sha1(settings.encode()).hexdigest()[:10]
@@ -53,7 +61,7 @@ def undistilled_model(profile: Profile | str | None = None, device: torch.device
     x, y = load_mnist("train", profile.train_size, device)
     train(model, x, y, T=1.0, seed=seed, progress=progress, description="undistilled model",
           **profile.training_kwargs())
-    torch.save(model.state_dict(), path)
+    save_atomically(model.state_dict(), path)
     return model.eval()
 
 
@@ -94,7 +102,30 @@ def cached_models(name: str, key: object, constructors: Sequence[Callable[[], nn
     models = list(build())
     if len(models) != len(constructors):
         raise ValueError(f"build() returned {len(models)} models but {len(constructors)} constructors were given")
-    tmp = path.with_suffix(".tmp")
-    torch.save([model.state_dict() for model in models], tmp)
-    tmp.replace(path)
+    save_atomically([model.state_dict() for model in models], path)
     return [model.eval() for model in models]
+
+
+def distilled_pair(profile: Profile, device: torch.device | str | None, T: float, defensive_distillation: Callable,
+                   temperature_cross_entropy: Callable) -> tuple[nn.Module, nn.Module]:
+    """(teacher, student) made by a student's own ``defensive_distillation`` at temperature T, with the
+    profile's network, training images and training settings and their ``temperature_cross_entropy`` as the loss.
+
+    Cached by the two functions' code, so notebook 06 reuses the networks notebook 03 trained with the same
+    functions, and an edited function retrains.
+    """
+    device = pick_device(str(device) if device is not None else None)
+
+    def train_fn(model, x, targets, T):
+        train(model, x, targets, T=T, loss_fn=temperature_cross_entropy, description=f"T={T:g}",
+              **profile.training_kwargs())
+
+    def build():
+        seed_everything(0)
+        x, y = load_mnist("train", profile.train_size, device)
+        return defensive_distillation(lambda: make_model(profile.model).to(device), x, y, float(T), train_fn)
+
+    key = (profile.model, profile.train_size, sorted(profile.training_kwargs().items()), float(T),
+           fingerprint(defensive_distillation, temperature_cross_entropy))
+    teacher, student = cached_models("distilled", key, [lambda: make_model(profile.model)] * 2, build, device)
+    return teacher, student

@@ -121,3 +121,52 @@ def test_fingerprint_follows_the_code_not_the_name():
         return x * 3
 
     assert fingerprint(f) == fingerprint(g) != fingerprint(h)
+
+
+def test_adversarial_training_trains_on_what_perturb_returns():
+    x, y = _separable_problem()
+    seen = []
+
+    def blank_out(model, xb, yb):
+        # the batch's own images and labels come in; the model learns from the returned images only
+        seen.append((xb.shape[0], yb.shape[0], model.training))
+        model.eval()   # an attack may leave the model in eval mode: train() must switch it back
+        return torch.zeros_like(xb)
+
+    model = make_model("small")
+    train(model, x, y, epochs=2, batch_size=64, progress=False, perturb=blank_out)
+    assert len(seen) == 2 * ((len(x) + 63) // 64) and all(b == c for b, c, _ in seen)
+    # trained on blank images only, it cannot have learned the pixel that marks each class
+    assert accuracy(model, x, y) < 0.5
+    with pytest.raises(ValueError, match="hard-label"):
+        train(model, x, torch.full((len(x), 10), 0.1), progress=False, perturb=blank_out,
+              loss_fn=lambda logits, rows, T: torch.nn.functional.cross_entropy(logits, rows))
+
+
+def test_distilled_pair_is_cached_by_the_functions_code(tmp_path, monkeypatch):
+    from ddcourse import zoo
+
+    monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path))
+    profile = get_profile("smoke")
+    calls = []
+
+    def temperature_cross_entropy(logits, targets, T):
+        return torch.nn.functional.cross_entropy(logits / T, targets)
+
+    def defensive_distillation(make_model, x, y, T, train_fn):
+        calls.append(T)
+        teacher, student = make_model(), make_model()
+        return teacher.eval(), student.eval()   # no training: only the caching is under test
+
+    def other_distillation(make_model, x, y, T, train_fn):
+        calls.append(-T)
+        return make_model().eval(), make_model().eval()
+
+    first = zoo.distilled_pair(profile, "cpu", 5, defensive_distillation, temperature_cross_entropy)
+    again = zoo.distilled_pair(profile, "cpu", 5, defensive_distillation, temperature_cross_entropy)
+    assert calls == [5.0] and len(again) == 2
+    for p, q in zip(first[1].parameters(), again[1].parameters()):
+        assert torch.equal(p, q)
+    zoo.distilled_pair(profile, "cpu", 20, defensive_distillation, temperature_cross_entropy)
+    zoo.distilled_pair(profile, "cpu", 5, other_distillation, temperature_cross_entropy)
+    assert calls == [5.0, 20.0, -5.0]
