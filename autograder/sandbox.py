@@ -32,6 +32,7 @@ from ddcourse.zoo import cache_dir
 
 STARTUP_SECONDS = 60.0      # importing torch (and CUDA) before the first exercise starts
 POLL_SECONDS = 0.05
+RESULT_GRACE_SECONDS = 3.0  # how long a sandbox may live on after its result pipe closed
 MAX_RESULT_BYTES = 256 << 20
 MAX_OUTPUT_BYTES = 64 << 20     # any file the worker writes, its stdout and stderr included (RLIMIT_FSIZE)
 TMPFS_BYTES = 256 << 20         # the sandbox's private /tmp and /dev/shm, each
@@ -109,6 +110,17 @@ def _rss_mb(process: psutil.Process) -> float:
         return sum(p.memory_info().rss for p in family) / 2**20
     except psutil.Error:
         return 0.0
+
+
+def _all_stopped(process: psutil.Process) -> bool:
+    """True when every process the submission runs is stopped (say, by a SIGSTOP it sent to one of its own
+    threads) or dead: then nothing in the sandbox can ever wake it again, only bubblewrap's own processes wait."""
+    try:
+        family = [p for p in process.children(recursive=True) if p.name() != "bwrap"]
+        return bool(family) and all(p.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP,
+                                                   psutil.STATUS_ZOMBIE) for p in family)
+    except psutil.Error:
+        return False
 
 
 def _log_tail(path: Path) -> str:
@@ -190,22 +202,38 @@ def run_exercise(setup: list[str], cells: dict[str, str], exercise: str, cases: 
                 process.stdin.close()
             except OSError:
                 pass
-            failure = _watch(process, deadline, limits)
+            failure, lingered = _watch(process, reader, deadline, limits)
             reader.join(timeout=5)
         tail = _log_tail(log)
-    if failure is None and process.returncode not in (0, None):
+    if failure is None and not lingered and process.returncode not in (0, None):
         failure = f"the worker process died (exit code {process.returncode})"
     if failure:
         return {"failure": failure + (f"\nlast output:\n{tail}" if tail else "")}
     return _decode(chunks)
 
 
-def _watch(process: subprocess.Popen, deadline: float, limits: Limits) -> str | None:
-    """Wait for the worker; kill its sandbox and say why if it runs too long or its memory runs over."""
+def _watch(process: subprocess.Popen, reader: threading.Thread, deadline: float,
+           limits: Limits) -> tuple[str | None, bool]:
+    """Wait for the worker; kill its sandbox and say why if it runs too long or its memory runs over.
+
+    Returns (why it was killed or None, whether the sandbox lingered after its result was complete). Once the
+    result pipe is closed by every process that held it, nothing more can arrive: a sandbox still alive
+    RESULT_GRACE_SECONDS later (say, its init process stopped by the submission) is killed, and the result stands.
+    """
     watched = psutil.Process(process.pid)
     launched = time.monotonic()
+    result_complete = stopped_since = None
     while process.poll() is None:
-        if time.monotonic() - launched > deadline:
+        now = time.monotonic()
+        if not reader.is_alive():
+            result_complete = result_complete or now
+            if now - result_complete > RESULT_GRACE_SECONDS:
+                _kill_tree(process)
+                return None, True
+        stopped_since = (stopped_since or now) if _all_stopped(watched) else None
+        if stopped_since is not None and now - stopped_since > RESULT_GRACE_SECONDS:
+            reason = "stopped itself (a SIGSTOP to its own process): nothing in its sandbox could run again"
+        elif now - launched > deadline:
             reason = f"ran longer than the limit of {limits.seconds_per_exercise:g} s (an endless loop?)"
         elif _rss_mb(watched) > limits.memory_mb:
             reason = f"used more than the memory limit of {limits.memory_mb} MB"
@@ -213,9 +241,9 @@ def _watch(process: subprocess.Popen, deadline: float, limits: Limits) -> str | 
             time.sleep(POLL_SECONDS)
             continue
         _kill_tree(process)
-        return reason
+        return reason, False
     _kill_tree(process)  # anything the worker left behind dies with its sandbox
-    return None
+    return None, False
 
 
 def run_jobs(setup: list[str], cells: dict[str, str], jobs: list[dict], device: str,
