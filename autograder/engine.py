@@ -9,7 +9,6 @@ import ast
 import hashlib
 import inspect
 import io
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from ddcourse.checking.judges import describe_call, judge
 from ddcourse.checking import probes
 from ddcourse.checking.probes import snapshot, to_device
 from ddcourse.device import pick_device
-from ddcourse.zoo import cache_dir
+from ddcourse.zoo import cache_dir, write_atomically
 
 DEFAULT_SEED = 2016
 
@@ -125,10 +124,8 @@ def reference_results(notebook: str, exercises: list[str], cases: list[Case], de
         buffer = io.BytesIO()
         torch.save(results, buffer)
         data = buffer.getvalue()
-        for target, content in ((path, data), (_digest_file(path), hashlib.sha256(data).hexdigest().encode())):
-            partial = target.with_name(f"{target.name}.{os.getpid()}.partial")   # graders may run side by side
-            partial.write_bytes(content)
-            partial.replace(target)
+        write_atomically(path, data)
+        write_atomically(_digest_file(path), hashlib.sha256(data).hexdigest().encode())
     return results
 
 
@@ -185,17 +182,18 @@ def named_names(source: str) -> set[str]:
 
 
 def dependencies(notebook: str, exercise: str, own_cell: str = "") -> list[str]:
-    """The other exercises ``exercise`` calls, directly or through another one, in notebook order: those of the
-    DEPENDS table, and those its own cell names (a log-softmax written with the student's own softmax)."""
+    """The earlier exercises ``exercise`` calls, directly or through another one, in notebook order: those of the
+    DEPENDS table, and those its own cell names (a log-softmax written with the student's own softmax). Only
+    earlier ones: naming a later exercise must not bring its reference into the submission's sandbox."""
     table = getattr(checks_of(notebook), "DEPENDS", {})
-    named = [ex for ex in exercises_of(notebook) if ex != exercise and ex in named_names(own_cell)]
+    order = exercises_of(notebook)
+    named = [ex for ex in order[:order.index(exercise)] if ex in named_names(own_cell)]
     found, pending = set(), [*table.get(exercise, []), *named]
     while pending:
         name = pending.pop()
         if name not in found:
             found.add(name)
             pending += table.get(name, [])
-    found.discard(exercise)
     return [ex for ex in exercises_of(notebook) if ex in found]
 
 

@@ -6,6 +6,7 @@ records the profile's training settings, so changing a profile retrains.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 from types import CodeType
@@ -29,12 +30,19 @@ def cache_dir() -> Path:
     return path
 
 
-def save_atomically(obj: object, path: Path) -> None:
-    """torch.save through a file of this process's own, renamed into place: a reader (another notebook, another
-    test process) never sees half a file, and two processes saving the same model do not collide."""
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write through a file of this process's own, renamed into place: a reader (another notebook, another
+    grader or test process) never sees half a file, and two processes writing the same file do not collide."""
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    torch.save(obj, partial)
+    partial.write_bytes(data)
     partial.replace(path)
+
+
+def save_atomically(obj: object, path: Path) -> None:
+    """torch.save, written atomically (see write_atomically)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_atomically(path, buffer.getvalue())
 
 
 def _cache_file(role: str, profile: Profile, seed: int) -> Path:
