@@ -1,7 +1,8 @@
-"""python -m benchmarks NAME [options]: run one benchmark (NAME: cw, grading)."""
+"""python -m benchmarks NAME [options]: run one benchmark (NAME: cw, grading, notebooks)."""
 import sys
 
-BENCHMARKS = {"cw": "benchmarks.cw", "grading": "benchmarks.grading"}
+BENCHMARKS = {"cw": "benchmarks.cw", "grading": "benchmarks.grading",
+              "notebooks": "benchmarks.notebooks"}
 
 
 def main() -> None:

@@ -1,34 +1,17 @@
 """The solved notebooks run top to bottom (smoke profile), widgets included; their hidden test cells
 decide no points in the kernel (python -m autograder nbgrader-grade grades outside), and the direct
 autograder gives them full points."""
-import nbformat
 import pytest
 import torch
-from nbclient import NotebookClient
 
 from autograder.checks import NOTEBOOKS
+from benchmarks.notebooks import errors, execute_beside_solutions
 from autograder.engine import grade_notebook
 from ddcourse.notebook import grade_id
 from autograder.reference import solution_path
 from ddcourse.widgets import temperature_explorer
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-
-
-def execute(path, tmp_path):
-    """Run the notebook in tmp_path beside copies of every solved notebook: notebooks 05 and 06 read the
-    student's own functions from the earlier ones in their folder, as in a student's course folder."""
-    for solved in path.parent.glob("*.ipynb"):
-        (tmp_path / solved.name).write_bytes(solved.read_bytes())
-    nb = nbformat.read(str(path), as_version=4)
-    NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    return nb
-
-
-def errors(nb):
-    return [(i, o.ename, o.evalue) for i, c in enumerate(nb.cells) if c.cell_type == "code"
-            for o in c.get("outputs", []) if o.output_type == "error"]
 
 
 def kernel_results(nb):
@@ -39,7 +22,7 @@ def kernel_results(nb):
 
 @pytest.mark.parametrize("notebook", list(NOTEBOOKS))
 def test_solved_notebook_executes_with_full_points_and_widgets(notebook, tmp_path):
-    nb = execute(solution_path(notebook), tmp_path)
+    nb = execute_beside_solutions(solution_path(notebook), tmp_path)
     assert not errors(nb), errors(nb)
     report = grade_notebook(solution_path(notebook))
     assert all(e.points == e.max_points for e in report.exercises)
