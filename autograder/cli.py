@@ -26,10 +26,29 @@ def _submissions(paths: list[str]) -> list[Path]:
 
 
 def _limits(args):
-    from autograder.sandbox import Limits
+    """The grading limits from the command line; refuses to go on where the sandbox cannot start, unless
+    told --unsafe-no-sandbox (then it says loudly that every submission is trusted)."""
+    from autograder.sandbox import Limits, sandbox_problem
 
+    if args.unsafe_no_sandbox:
+        print("WARNING: --unsafe-no-sandbox: submissions run WITHOUT isolation and can read the solutions, "
+              "forge their results and harm other students' grades. Grade only code you trust.", file=sys.stderr)
+    elif problem := sandbox_problem():
+        raise SystemExit(f"error: refusing to grade: {problem}. The grader runs every submission in a "
+                         "bubblewrap sandbox (README, 'Threat model'); --unsafe-no-sandbox grades without it, "
+                         "trusting every submission.")
     given = {"seconds_per_exercise": args.time_limit, "memory_mb": args.memory_mb}
-    return Limits(**{name: value for name, value in given.items() if value is not None})
+    return Limits(unsafe_no_sandbox=args.unsafe_no_sandbox,
+                  **{name: value for name, value in given.items() if value is not None})
+
+
+def _add_grading_options(parser) -> None:
+    parser.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where code runs (default: CUDA if present)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden checks' random inputs")
+    parser.add_argument("--time-limit", type=float, help="seconds per exercise (default 120)")
+    parser.add_argument("--memory-mb", type=int, help="memory limit of a submission (default 4096)")
+    parser.add_argument("--unsafe-no-sandbox", action="store_true",
+                        help="grade without the OS sandbox where it cannot start (trusts every submission)")
 
 
 def cmd_grade(args) -> int:
@@ -142,10 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--csv", help="write one row per submission to this CSV file, as each one finishes")
     grade.add_argument("--feedback-dir", help="write a feedback text file per submission into this folder")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
-    grade.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where code runs (default: CUDA if present)")
-    grade.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden checks' random inputs")
-    grade.add_argument("--time-limit", type=float, help="seconds per exercise (default 120)")
-    grade.add_argument("--memory-mb", type=int, help="memory limit of a submission (default 4096)")
+    _add_grading_options(grade)
     grade.set_defaults(run=cmd_grade)
 
     generate = sub.add_parser("generate", help="write course/ (student notebooks) from solutions/")
@@ -166,10 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     nbgrade.add_argument("assignment", help="the assignment (notebook) name in the nbgrader course")
     nbgrade.add_argument("--root", default=".", help="the nbgrader course folder (default: here)")
     nbgrade.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    nbgrade.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where code runs (default: CUDA if present)")
-    nbgrade.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden checks' random inputs")
-    nbgrade.add_argument("--time-limit", type=float, help="seconds per exercise (default 120)")
-    nbgrade.add_argument("--memory-mb", type=int, help="memory limit of a submission (default 4096)")
+    _add_grading_options(nbgrade)
     nbgrade.set_defaults(run=cmd_nbgrader_grade)
 
     bundle = sub.add_parser("release", help="write the students' bundle (notebooks, ddcourse, data; no grader)")

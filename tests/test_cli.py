@@ -1,7 +1,10 @@
 """Grading a class from the command line: parallel, one CSV row per submission as it finishes, a student
 column from nbgrader's layout, a feedback file per student, a class summary, exit status 1 when a
-submission could not be graded; --help without loading torch."""
+submission could not be graded; --help without loading torch; no grading where the sandbox cannot start,
+unless told --unsafe-no-sandbox."""
 import csv
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +19,9 @@ NB = "01_softmax_temperature"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args):
+def run_cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
 
 
 def test_help_loads_no_torch():
@@ -53,6 +56,22 @@ def test_a_class_in_nbgrader_layout(tmp_path):
     assert float(rows["alice"]["total"]) == 10 and rows["alice"]["error"] == ""
     assert "could not read" in rows["carol"]["error"]
     assert "10 / 10 points" in (tmp_path / "feedback" / f"alice.{NB}.feedback.txt").read_text()
-    assert "could not be graded" in (tmp_path / "feedback" / f"carol.unknown.feedback.txt").read_text()
+    assert "could not be graded" in (tmp_path / "feedback" / "carol.unknown.feedback.txt").read_text()
     assert "class summary: 1 of 2 submissions graded" in result.stdout
     assert "softmax_with_temperature" in result.stdout.split("class summary")[1]
+
+
+def test_refuses_to_grade_without_the_sandbox_unless_told_unsafe(tmp_path):
+    submission = tmp_path / f"{NB}.ipynb"
+    submission.write_bytes(solution_path(NB).read_bytes())
+    no_bwrap = {**os.environ, "PATH": str(tmp_path / "a-folder-without-bwrap")}
+
+    refused = run_cli("grade", submission, env=no_bwrap)
+    assert refused.returncode != 0 and "refusing to grade" in refused.stderr, refused.stderr
+    assert "bubblewrap" in refused.stderr and "--unsafe-no-sandbox" in refused.stderr
+
+    unsafe = run_cli("grade", submission, "--unsafe-no-sandbox", "--json", tmp_path / "report.json", env=no_bwrap)
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert "WITHOUT isolation" in unsafe.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["total"] == report["max_total"]
