@@ -1,16 +1,18 @@
 """The autograder end to end: JSON reports, and submissions that are empty, broken or hostile."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+import torch
 
-from autograder.engine import grade_notebook
+from autograder.engine import DEFAULT_SEED, _load_checked, _reference_cache_file, grade_notebook, grade_sources
 from autograder.generate import COURSE_DIR
 from autograder.reference import solution_path
 from autograder.sandbox import Limits
-from tests.submissions import write_submission
+from ddcourse.device import pick_device
+from tests.submissions import solved_cells, write_submission
 
 NB = "01_softmax_temperature"
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,3 +100,21 @@ def test_hostile_code_cannot_read_solutions_or_exhaust_memory(tmp_path):
     assert "FileNotFoundError" in results["entropy"].feedback and results["entropy"].points == 0
     assert "memory limit" in results["softmax_jacobian"].feedback and results["softmax_jacobian"].points == 0
     assert results["softmax_with_temperature"].passed
+
+
+def test_a_tampered_reference_cache_entry_is_noticed_and_recomputed():
+    """The reference's cached observations are checked against their digest on every read: an entry replaced
+    behind the grader's back (a well-formed file of forged observations) is recomputed, and the points do not
+    change."""
+    only = ["entropy"]
+    first = grade_sources(NB, solved_cells(NB), only=only)
+    path = _reference_cache_file(NB, only, str(pick_device(None)), DEFAULT_SEED)
+    assert _load_checked(path) is not None
+    forged = path.with_name(path.name + ".forged")
+    torch.save({"entropy": {"load_error": None, "observations": []}}, forged)
+    os.replace(forged, path)
+    assert _load_checked(path) is None
+    again = grade_sources(NB, solved_cells(NB), only=only)
+    assert [(e.id, e.points) for e in again.exercises] == [(e.id, e.points) for e in first.exercises]
+    assert again.exercises[0].passed and _load_checked(path) is not None
+

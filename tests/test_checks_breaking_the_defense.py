@@ -3,16 +3,10 @@ their own exercise with feedback a student can act on; correct implementations w
 full points."""
 import pytest
 
-from autograder.checks import exercises_of
-from autograder.engine import grade_sources
-from tests.submissions import with_cells
+from tests.check_suite import (StandardChecks, assert_full_points,
+                               assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id)
 
 NB = "06_breaking_the_defense"
-
-STUB = '''
-def {name}(*args, **kwargs):
-    raise NotImplementedError()
-'''
 
 PGD_CHECKS = '''
 def pgd_attack(model, x, y, eps, alpha, steps, random_start=True):
@@ -133,40 +127,14 @@ for _ in range(steps):
 }
 
 
-def test_reference_gets_full_points():
-    report = grade_sources(NB, with_cells(NB))
-    assert report.total == report.max_total, [e.feedback for e in report.exercises]
-
-
-def test_untouched_stubs_score_zero_with_not_implemented():
-    report = grade_sources(NB, {ex: STUB.format(name=ex) for ex in exercises_of(NB)})
-    for result in report.exercises:
-        assert result.points == 0 and "not implemented" in result.feedback, (result.id, result.feedback)
+class TestStandardChecks(StandardChecks):
+    notebook = NB
 
 
 def test_correct_implementations_written_otherwise_get_full_points():
-    report = grade_sources(NB, with_cells(NB, **CORRECT_OTHERWISE))
-    assert report.total == report.max_total, [e.feedback for e in report.exercises if not e.passed]
+    assert_full_points(NB, **CORRECT_OTHERWISE)
 
 
-def _rounds():
-    """One mistake per exercise in each grading run (no exercise of this notebook calls another)."""
-    rounds = []
-    for exercise, wrong in WRONG.items():
-        for i, (label, (source, feedback)) in enumerate(wrong.items()):
-            if len(rounds) <= i:
-                rounds.append({})
-            rounds[i][exercise] = (label, source, feedback)
-    return rounds
-
-
-@pytest.mark.parametrize("round_", _rounds(), ids=lambda r: "+".join(label for label, _, _ in r.values()))
+@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
 def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}))
-    for result in report.exercises:
-        if result.id in round_:
-            label, _, feedback = round_[result.id]
-            assert result.points < result.max_points, f"{label}: {result.id} kept full points"
-            assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
-        else:
-            assert result.passed, f"{result.id} lost points for a mistake elsewhere:\n{result.feedback}"
+    assert_mistakes_cost_their_own_exercise(NB, round_)

@@ -2,18 +2,11 @@
 realistic mistakes lose points on the exercise they belong to, with a feedback line a student can act on."""
 import pytest
 
-from autograder.checks import exercises_of
 from autograder.engine import grade_sources
-from autograder.reference import reference_namespace
-from ddcourse.checking.public import format_report, run_public_checks
 from tests.submissions import with_cells
+from tests.check_suite import StandardChecks, assert_mistakes_cost_their_own_exercise, round_id
 
 NB = "04_carlini_wagner"
-
-STUB = '''
-def {name}(*args, **kwargs):
-    raise NotImplementedError()
-'''
 
 OBJECTIVE = '''
 def cw_objective(logits, target, kappa=0.0, targeted=True):
@@ -174,8 +167,8 @@ def update_constants(c, lower, upper, success):
     return c, lower, upper
 '''
 
-# Grading runs: each exercise at most once per run, and never an exercise together with one it calls
-# (cw_l2_loss calls cw_objective and from_tanh_space; the attack calls every exercise before it).
+# Grading runs, each exercise at most once per run; each run grades only its own exercises, so that the
+# attack's mistakes do not wait for the other exercises' checks.
 ROUNDS = [
     {"cw_objective": ("masking bug", OBJECTIVE.format(scores="logits", other="(scores * ~one_hot).amax(dim=1)",
                                                       result="gap.clamp(min=-kappa)"), "(1 - one_hot)"),
@@ -215,16 +208,8 @@ ROUNDS = [
 ]
 
 
-def test_reference_passes_every_public_check():
-    namespace = reference_namespace(NB)
-    for exercise in exercises_of(NB):
-        results = run_public_checks(exercise, namespace[exercise])
-        assert results and all(v.passed for _, v in results), format_report(exercise, results)
-
-
-def test_reference_passes_every_hidden_check():
-    report = grade_sources(NB, with_cells(NB))
-    assert report.total == report.max_total, [e.feedback for e in report.exercises]
+class TestStandardChecks(StandardChecks):
+    notebook = NB
 
 
 def test_an_independently_written_attack_and_minimal_perturbation_get_full_points():
@@ -233,19 +218,6 @@ def test_an_independently_written_attack_and_minimal_perturbation_get_full_point
     assert all(e.passed for e in report.exercises), [e.feedback for e in report.exercises]
 
 
-def test_stubs_fail_every_public_check():
-    for exercise in exercises_of(NB):
-        namespace = {}
-        exec(STUB.format(name=exercise), namespace)
-        results = run_public_checks(exercise, namespace[exercise])
-        assert not any(v.passed for _, v in results)
-        assert "not implemented" in format_report(exercise, results)
-
-
-@pytest.mark.parametrize("round_", ROUNDS, ids=lambda r: "+".join(label for label, _, _ in r.values()))
+@pytest.mark.parametrize("round_", ROUNDS, ids=round_id)
 def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}), only=list(round_))
-    for result in report.exercises:
-        label, _, feedback = round_[result.id]
-        assert result.points < result.max_points, f"{label}: {result.id} kept full points"
-        assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
+    assert_mistakes_cost_their_own_exercise(NB, round_, only=list(round_))

@@ -2,21 +2,9 @@
 on the exercise they belong to, with a feedback line a student can act on."""
 import pytest
 
-from autograder.checks import exercises_of
-from autograder.engine import grade_sources
-from autograder.reference import reference_namespace
-from ddcourse.checking.public import format_report, run_public_checks
-from tests.submissions import with_cells
+from tests.check_suite import StandardChecks, assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id
 
 NB = "03_defensive_distillation"
-
-STUB = '''
-def {name}(*args, **kwargs):
-    raise NotImplementedError()
-'''
-
-# Exercises that call another exercise: a mistake in the one may cost points in the other.
-CALLERS = {"soft_labels": "defensive_distillation", "input_gradient": "fgsm"}
 
 DISTILLATION = '''
 def defensive_distillation(make_model, x, y, T, train_fn):
@@ -220,56 +208,10 @@ def attack_success_rate(model, x, x_adv, y):
 }
 
 
-def test_reference_passes_every_public_check():
-    namespace = reference_namespace(NB)
-    for exercise in exercises_of(NB):
-        results = run_public_checks(exercise, namespace[exercise])
-        assert results and all(v.passed for _, v in results), format_report(exercise, results)
+class TestStandardChecks(StandardChecks):
+    notebook = NB
 
 
-def test_reference_passes_every_hidden_check():
-    report = grade_sources(NB, with_cells(NB))
-    assert report.total == report.max_total, [e.feedback for e in report.exercises]
-
-
-def test_stubs_fail_every_public_check():
-    for exercise in exercises_of(NB):
-        namespace = {}
-        exec(STUB.format(name=exercise), namespace)
-        results = run_public_checks(exercise, namespace[exercise])
-        assert not any(v.passed for _, v in results)
-        assert "not implemented" in format_report(exercise, results)
-
-
-def test_untouched_stubs_score_zero_with_not_implemented():
-    report = grade_sources(NB, {ex: STUB.format(name=ex) for ex in exercises_of(NB)})
-    for result in report.exercises:
-        assert result.points == 0 and "not implemented" in result.feedback, (result.id, result.feedback)
-
-
-def _rounds():
-    """Group the mistakes into grading runs of at most one per exercise, never one in an exercise together
-    with one in an exercise that calls it (CALLERS), so that each lost point has one cause."""
-    def zipped(exercises):
-        rounds = []
-        for exercise in exercises:
-            for i, (label, (source, feedback)) in enumerate(WRONG[exercise].items()):
-                if len(rounds) <= i:
-                    rounds.append({})
-                rounds[i][exercise] = (label, source, feedback)
-        return rounds
-
-    return (zipped(["soft_labels", "input_gradient", "temperature_cross_entropy", "attack_success_rate"])
-            + zipped(["defensive_distillation", "fgsm"]))
-
-
-@pytest.mark.parametrize("round_", _rounds(), ids=lambda r: "+".join(label for label, _, _ in r.values()))
+@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
 def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}))
-    for result in report.exercises:
-        if result.id in round_:
-            label, _, feedback = round_[result.id]
-            assert result.points < result.max_points, f"{label}: {result.id} kept full points"
-            assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
-        elif not any(CALLERS.get(ex) == result.id for ex in round_):
-            assert result.passed, f"{result.id} lost points for a mistake elsewhere:\n{result.feedback}"
+    assert_mistakes_cost_their_own_exercise(NB, round_)

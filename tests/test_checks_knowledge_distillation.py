@@ -2,18 +2,9 @@
 on the exercise they belong to, with a feedback line a student can act on."""
 import pytest
 
-from autograder.checks import exercises_of
-from autograder.engine import grade_sources
-from autograder.reference import reference_namespace
-from ddcourse.checking.public import format_report, run_public_checks
-from tests.submissions import with_cells
+from tests.check_suite import StandardChecks, assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id
 
 NB = "02_knowledge_distillation"
-
-STUB = '''
-def {name}(*args, **kwargs):
-    raise NotImplementedError()
-'''
 
 # Each wrong loss keeps the reference's argument checks, so that only the mistake itself is graded.
 LOSS_START = '''
@@ -164,55 +155,11 @@ def soft_cross_entropy(student_logits, target_probs, T):
     },
 }
 
-# distillation_loss calls soft_targets, and distillation_step calls distillation_loss:
-# a mistake in one may cost the exercises built on it too.
-BUILT_ON = {"distillation_loss": {"soft_targets"}, "distillation_step": {"soft_targets", "distillation_loss"}}
+
+class TestStandardChecks(StandardChecks):
+    notebook = NB
 
 
-def test_reference_passes_every_public_check():
-    namespace = reference_namespace(NB)
-    for exercise in exercises_of(NB):
-        results = run_public_checks(exercise, namespace[exercise])
-        assert results and all(v.passed for _, v in results), format_report(exercise, results)
-
-
-def test_reference_passes_every_hidden_check():
-    report = grade_sources(NB, with_cells(NB))
-    assert report.total == report.max_total, [e.feedback for e in report.exercises]
-
-
-def test_stubs_fail_every_public_check():
-    for exercise in exercises_of(NB):
-        namespace = {}
-        exec(STUB.format(name=exercise), namespace)
-        results = run_public_checks(exercise, namespace[exercise])
-        assert not any(v.passed for _, v in results)
-        assert "not implemented" in format_report(exercise, results)
-
-
-def _rounds():
-    """Grading runs with at most one mistake per exercise, and never two exercises of which one is built on the
-    other: the mistakes of soft_targets, distillation_loss and distillation_step each get a run, and
-    soft_cross_entropy's (on which nothing is built) ride along."""
-    def mistakes(exercises):
-        return [(ex, label, source, feedback) for ex in exercises for label, (source, feedback) in WRONG[ex].items()]
-
-    chained, independent = mistakes(["soft_targets", "distillation_loss", "distillation_step"]), \
-        mistakes(["soft_cross_entropy"])
-    rounds = []
-    for i in range(max(len(chained), len(independent))):
-        rounds.append({ex: (label, source, feedback) for ex, label, source, feedback in
-                       [m[i] for m in (chained, independent) if i < len(m)]})
-    return rounds
-
-
-@pytest.mark.parametrize("round_", _rounds(), ids=lambda r: "+".join(label for label, _, _ in r.values()))
+@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
 def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}))
-    for result in report.exercises:
-        if result.id in round_:
-            label, _, feedback = round_[result.id]
-            assert result.points < result.max_points, f"{label}: {result.id} kept full points"
-            assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
-        elif not BUILT_ON.get(result.id, set()) & set(round_):
-            assert result.passed, f"{result.id} lost points for a mistake elsewhere:\n{result.feedback}"
+    assert_mistakes_cost_their_own_exercise(NB, round_)

@@ -2,18 +2,9 @@
 on the exercise they belong to, with a feedback line a student can act on."""
 import pytest
 
-from autograder.checks import exercises_of
-from autograder.engine import grade_sources
-from autograder.reference import reference_namespace
-from ddcourse.checking.public import format_report, run_public_checks
-from tests.submissions import with_cells
+from tests.check_suite import StandardChecks, assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id
 
 NB = "01_softmax_temperature"
-
-STUB = '''
-def {name}(*args, **kwargs):
-    raise NotImplementedError()
-'''
 
 WRONG = {
     "softmax_with_temperature": {
@@ -105,50 +96,10 @@ def softmax_jacobian(logits, T=1.0):
 }
 
 
-def test_reference_passes_every_public_check():
-    namespace = reference_namespace(NB)
-    for exercise in exercises_of(NB):
-        results = run_public_checks(exercise, namespace[exercise])
-        assert results and all(v.passed for _, v in results), format_report(exercise, results)
+class TestStandardChecks(StandardChecks):
+    notebook = NB
 
 
-def test_reference_passes_every_hidden_check():
-    report = grade_sources(NB, with_cells(NB))
-    assert report.total == report.max_total, [e.feedback for e in report.exercises]
-
-
-def test_stubs_fail_every_public_check():
-    for exercise in exercises_of(NB):
-        namespace = {}
-        exec(STUB.format(name=exercise), namespace)
-        results = run_public_checks(exercise, namespace[exercise])
-        assert not any(v.passed for _, v in results)
-        assert "not implemented" in format_report(exercise, results)
-
-
-def _rounds():
-    """Group the mistakes into grading runs of at most one per exercise. The other exercises
-    call softmax_with_temperature, so its mistakes get runs of their own."""
-    def zipped(exercises):
-        rounds = []
-        for exercise in exercises:
-            for i, (label, (source, feedback)) in enumerate(WRONG[exercise].items()):
-                if len(rounds) <= i:
-                    rounds.append({})
-                rounds[i][exercise] = (label, source, feedback)
-        return rounds
-
-    return zipped(["softmax_with_temperature"]) + zipped(["log_softmax_with_temperature", "entropy",
-                                                          "softmax_jacobian"])
-
-
-@pytest.mark.parametrize("round_", _rounds(), ids=lambda r: "+".join(label for label, _, _ in r.values()))
+@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
 def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}))
-    for result in report.exercises:
-        if result.id in round_:
-            label, _, feedback = round_[result.id]
-            assert result.points < result.max_points, f"{label}: {result.id} kept full points"
-            assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
-        elif "softmax_with_temperature" not in round_:
-            assert result.passed, f"{result.id} lost points for a mistake elsewhere:\n{result.feedback}"
+    assert_mistakes_cost_their_own_exercise(NB, round_)

@@ -2,18 +2,10 @@
 exercise they belong to, with feedback a student can act on; correct but different code keeps full points."""
 import pytest
 
-from autograder.checks import exercises_of
-from autograder.engine import grade_sources
-from autograder.reference import reference_namespace
-from ddcourse.checking.public import format_report, run_public_checks
-from tests.submissions import with_cells
+from tests.check_suite import (StandardChecks, assert_full_points,
+                               assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id)
 
 NB = "05_teacher_assistant"
-
-STUB = '''
-def {name}(*args, **kwargs):
-    raise NotImplementedError()
-'''
 
 CHAIN = '''
 def distill_chain(make_models, x, y, T, train_fn):
@@ -140,44 +132,14 @@ def small_gradient_fraction(model, x, y, threshold=1e-10):
 }
 
 
-def test_reference_passes_every_public_check():
-    namespace = reference_namespace(NB)
-    for exercise in exercises_of(NB):
-        results = run_public_checks(exercise, namespace[exercise])
-        assert results and all(v.passed for _, v in results), format_report(exercise, results)
-
-
-def test_reference_passes_every_hidden_check():
-    report = grade_sources(NB, with_cells(NB))
-    assert report.total == report.max_total, [e.feedback for e in report.exercises]
-
-
-def test_untouched_stubs_score_zero_with_not_implemented():
-    report = grade_sources(NB, {ex: STUB.format(name=ex) for ex in exercises_of(NB)})
-    for result in report.exercises:
-        assert result.points == 0 and "not implemented" in result.feedback, (result.id, result.feedback)
-
-
-def _rounds():
-    """One wrong version per exercise in each grading run (no exercise of this notebook calls another)."""
-    width = max(len(mistakes) for mistakes in WRONG.values())
-    return [{ex: (label, *WRONG[ex][label]) for ex in WRONG for label in list(WRONG[ex])[i:i + 1]}
-            for i in range(width)]
-
-
-@pytest.mark.parametrize("round_", _rounds(), ids=lambda r: "+".join(label for label, _, _ in r.values()))
-def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    report = grade_sources(NB, with_cells(NB, **{ex: src for ex, (_, src, _) in round_.items()}))
-    for result in report.exercises:
-        if result.id in round_:
-            label, _, feedback = round_[result.id]
-            assert result.points < result.max_points, f"{label}: {result.id} kept full points"
-            assert feedback in result.feedback, f"{label}: feedback lacks {feedback!r}:\n{result.feedback}"
-        else:
-            assert result.passed, f"{result.id} lost points for a mistake elsewhere:\n{result.feedback}"
+class TestStandardChecks(StandardChecks):
+    notebook = NB
 
 
 def test_correct_but_different_implementations_get_full_points():
-    report = grade_sources(NB, with_cells(NB, **DIFFERENT))
-    for result in report.exercises:
-        assert result.passed, f"{result.id}:\n{result.feedback}"
+    assert_full_points(NB, **DIFFERENT)
+
+
+@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
+def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
+    assert_mistakes_cost_their_own_exercise(NB, round_)

@@ -1,6 +1,5 @@
 """course/ and the public check data are derived from solutions/ and must not drift from them."""
 import json
-from pathlib import Path
 
 import nbformat
 import torch

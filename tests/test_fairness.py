@@ -94,6 +94,18 @@ def test_check_names_a_helper_from_another_cell_and_passes_a_solved_exercise(cap
     assert "stable_exp, defined in another cell" in capsys.readouterr().out
 
 
+def test_check_does_not_name_an_earlier_exercise_as_a_helper(capsys):
+    """softmax_jacobian calls softmax_with_temperature from its own cell; the grader supplies its reference."""
+    solved = solved_cells("01_softmax_temperature")
+    namespace = {"__name__": "__main__"}
+    _define(namespace, "1", "import torch\n" + solved["softmax_with_temperature"])
+    _define(namespace, "2", solved["softmax_jacobian"])
+    assert "softmax_with_temperature" in namespace["softmax_jacobian"].__code__.co_names
+    assert names_from_other_cells(namespace["softmax_jacobian"]) == []
+    check("softmax_jacobian", namespace["softmax_jacobian"])
+    assert "another cell" not in capsys.readouterr().out
+
+
 def test_check_raises_after_its_report_when_a_check_fails(capsys):
     namespace = {"__name__": "__main__"}
     _define(namespace, "1", "def entropy(p):\n    raise NotImplementedError()\n")

@@ -1,29 +1,18 @@
 """The probe and the judge of ``defensive_distillation`` (notebook 03).
 
 defensive_distillation(make_model, x, y, T, train_fn) is judged by what it does
-with the two functions it is given. The probe hands it a recording make_model,
-which builds the case's models in order, and a recording train_fn, which writes
-down each call (which model, on which targets, at which T, starting from which
-weights) and, instead of training, moves every parameter by a fixed step: a
-trained teacher then gives other soft labels than an untrained one, at no
-training cost. The judge, in the grader's process, reads that record.
+with the two functions it is given: a make_model that builds the case's models in
+turn and a train_fn that records instead of training (training_record). The judge,
+in the grader's process, reads that record.
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ddcourse.checking.cases import Case
 from ddcourse.checking.judges import Verdict, error_text, value_difference
-from ddcourse.checking.probes import build_model, describe, snapshot, to_device
-
-TRAINING_STEP = 0.02  # what the fake train_fn adds to every parameter, times the call's number (1, 2, ...)
-
-
-def _model_index(model, made: list) -> int | None:
-    """Which make_model() call returned ``model`` (0 for the first), or None if none did."""
-    return next((i for i, m in enumerate(made) if m is model), None)
-
+from ddcourse.checking.probes import to_device
+from ddcourse.checking.training_record import TrainingRecorder, describe_targets, target_kind
 
 def probe_defensive_distillation(fn, case: Case, device) -> dict:
     """Call fn(make_model, x, y, T, train_fn) with recording stand-ins; return the record as plain data.
@@ -33,50 +22,13 @@ def probe_defensive_distillation(fn, case: Case, device) -> dict:
     """
     specs = case.options["models"]
     x, y, T = to_device(case.args[1:4], device)
-    made: list[nn.Module] = []
-    trained: list[tuple[int | None, list[torch.Tensor]]] = []  # (model, its parameters after training)
-    calls: list[dict] = []
+    recorder = TrainingRecorder(specs, x, device)
+    constructors = [recorder.constructor(i) for i in range(len(specs))]
 
     def make_model() -> nn.Module:
-        made.append(build_model(specs[len(made) % len(specs)], device))
-        return made[-1]
+        return constructors[len(recorder.made) % len(specs)]()
 
-    def train_fn(model, x_given, targets, T_given):
-        before = [p.detach().clone() for p in model.parameters()]
-        starts_from = next((index for index, after in trained
-                            if len(after) == len(before) and all(torch.equal(a, b) for a, b in zip(after, before))),
-                           None)
-        calls.append({"model": _model_index(model, made), "targets": snapshot(targets),
-                      "targets_info": describe(targets),
-                      "T": T_given if isinstance(T_given, (int, float)) else repr(T_given)[:80],
-                      "same_x": isinstance(x_given, torch.Tensor) and x_given.shape == x.shape
-                                and torch.equal(x_given.to(x.device), x),
-                      "starts_from_trained_model": starts_from})
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(TRAINING_STEP * len(calls))
-        trained.append((calls[-1]["model"], [p.detach().clone() for p in model.parameters()]))
-        return model.train()  # a real training loop may well leave it in train mode
-
-    output = fn(make_model, x, y, T, train_fn)
-    returned = list(output) if isinstance(output, (tuple, list)) else [output]
-    return {"made": len(made), "train_calls": calls, "output_info": describe(output),
-            "returned": [_model_index(m, made) for m in returned],
-            "returned_training": [m.training if isinstance(m, nn.Module) else None for m in returned]}
-
-
-def _kind(info: dict) -> str:
-    if info.get("type") == "Tensor" and len(info["shape"]) == 1 and info["dtype"] == "int64":
-        return "hard"
-    if info.get("type") == "Tensor" and len(info["shape"]) == 2 and info["dtype"].startswith("float"):
-        return "soft"
-    return "other"
-
-
-def _describe_targets(info: dict) -> str:
-    if info.get("type") == "Tensor":
-        return f"a {info['dtype']} tensor of shape {info['shape']}"
-    return f"a {info.get('type', '?')}"
+    return recorder.record(fn(make_model, x, y, T, recorder.train_fn), returned_as=recorder.index)
 
 
 def _call_problem(role: str, expected: dict, got: dict) -> str | None:
@@ -98,8 +50,8 @@ def _call_problem(role: str, expected: dict, got: dict) -> str | None:
         return f"train_fn did not get the training images x to train the {role}"
     if got["T"] != expected["T"]:
         return f"the {role} was trained at T={got['T']!r}; both models are trained at the same T={expected['T']!r}"
-    if _kind(got["targets_info"]) != _kind(expected["targets_info"]):
-        return f"the {role} must be trained on {wanted}, got {_describe_targets(got['targets_info'])}"
+    if target_kind(got["targets_info"]) != target_kind(expected["targets_info"]):
+        return f"the {role} must be trained on {wanted}, got {describe_targets(got['targets_info'])}"
     if got["targets_info"]["requires_grad"]:
         return ("the soft labels are still attached to the teacher's autograd graph: compute them under "
                 "torch.no_grad() (your soft_labels does)")

@@ -1,21 +1,15 @@
 """The probe and the judge of ``distill_chain`` (notebook 05).
 
 distill_chain(make_models, x, y, T, train_fn) is judged by what it does with what
-it is given, as in notebook 03 (defensive_probes): each constructor of
-make_models builds its case model, and a recording train_fn writes down each
-call (which model, on which targets, at which T, from which weights) and,
-instead of training, moves every parameter by a fixed step, so that a trained
-link gives other soft labels than an untrained one, at no training cost.
+it is given, as in notebook 03: each constructor of make_models builds its case
+model, and train_fn records instead of training (training_record).
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
-
 from ddcourse.checking.cases import Case
-from ddcourse.checking.defensive_probes import TRAINING_STEP, _describe_targets, _kind, _model_index
 from ddcourse.checking.judges import Verdict, error_text, value_difference
-from ddcourse.checking.probes import build_model, describe, snapshot, to_device
+from ddcourse.checking.probes import to_device
+from ddcourse.checking.training_record import TrainingRecorder, describe_targets, target_kind
 
 
 def probe_distill_chain(fn, case: Case, device) -> dict:
@@ -26,42 +20,9 @@ def probe_distill_chain(fn, case: Case, device) -> dict:
     """
     specs = case.options["models"]
     x, y, T = to_device(case.args[1:4], device)
-    made: list[nn.Module] = []
-    made_by: list[int] = []                 # which constructor made each model
-    trained: list[list[torch.Tensor]] = []  # parameters after each training call
-    calls: list[dict] = []
-
-    def constructor(i):
-        def make() -> nn.Module:
-            made.append(build_model(specs[i], device))
-            made_by.append(i)
-            return made[-1]
-        return make
-
-    def train_fn(model, x_given, targets, T_given):
-        before = [p.detach().clone() for p in model.parameters()]
-        starts_from = next((k for k, after in enumerate(trained)
-                            if len(after) == len(before) and all(torch.equal(a, b) for a, b in zip(after, before))),
-                           None)
-        index = _model_index(model, made)
-        calls.append({"constructor": made_by[index] if index is not None else None, "targets": snapshot(targets),
-                      "targets_info": describe(targets),
-                      "T": T_given if isinstance(T_given, (int, float)) else repr(T_given)[:80],
-                      "same_x": isinstance(x_given, torch.Tensor) and x_given.shape == x.shape
-                                and torch.equal(x_given.to(x.device), x),
-                      "starts_from_trained_model": starts_from})
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(TRAINING_STEP * len(calls))
-        trained.append([p.detach().clone() for p in model.parameters()])
-        return model.train()  # a real training loop may well leave it in train mode
-
-    output = fn([constructor(i) for i in range(len(specs))], x, y, T, train_fn)
-    returned = list(output) if isinstance(output, (tuple, list)) else [output]
-    indices = [_model_index(m, made) for m in returned]
-    return {"made": len(made), "train_calls": calls, "output_info": describe(output),
-            "returned": [made_by[i] if i is not None else None for i in indices],
-            "returned_training": [m.training if isinstance(m, nn.Module) else None for m in returned]}
+    recorder = TrainingRecorder(specs, x, device)
+    output = fn([recorder.constructor(i) for i in range(len(specs))], x, y, T, recorder.train_fn)
+    return recorder.record(output, returned_as=recorder.constructor_of)
 
 
 def _call_problem(link: int, expected: dict, got: dict) -> str | None:
@@ -82,8 +43,8 @@ def _call_problem(link: int, expected: dict, got: dict) -> str | None:
         return f"train_fn did not get the training images x to train {name}"
     if got["T"] != expected["T"]:
         return f"{name} was trained at T={got['T']!r}; every link is trained at the same T={expected['T']!r}"
-    if _kind(got["targets_info"]) != _kind(expected["targets_info"]):
-        return f"{name} must be trained on {wanted}, got {_describe_targets(got['targets_info'])}"
+    if target_kind(got["targets_info"]) != target_kind(expected["targets_info"]):
+        return f"{name} must be trained on {wanted}, got {describe_targets(got['targets_info'])}"
     if got["targets_info"]["requires_grad"]:
         return "the soft labels are still attached to the autograd graph: compute them under torch.no_grad()"
     difference = value_difference(expected["targets"], got["targets"], 1e-4, 1e-6, "targets")

@@ -1,0 +1,83 @@
+"""Recording stand-ins for the model constructors and the train_fn that an exercise is handed.
+
+defensive_distillation (notebook 03) and distill_chain (notebook 05) are judged by
+what they do with these: the constructors build the case's models, and train_fn
+writes down each call (which model, on which targets, at which T, starting from
+which weights) and, instead of training, moves every parameter by a fixed step,
+so that a trained model gives other soft labels than an untrained one, at no
+training cost. The judges, in the grader's process, read the record.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ddcourse.checking.probes import build_model, describe, snapshot
+
+TRAINING_STEP = 0.02  # what the fake train_fn adds to every parameter, times the call's number (1, 2, ...)
+
+
+class TrainingRecorder:
+    def __init__(self, specs: list, x: torch.Tensor, device):
+        self.specs, self.x, self.device = specs, x, device
+        self.made: list[nn.Module] = []
+        self.made_by: list[int] = []                 # which constructor made each model
+        self.trained: list[list[torch.Tensor]] = []  # parameters after each training call
+        self.calls: list[dict] = []
+
+    def constructor(self, i: int) -> Callable[[], nn.Module]:
+        """A make_model() that builds model spec ``i`` and remembers it."""
+        def make() -> nn.Module:
+            self.made.append(build_model(self.specs[i], self.device))
+            self.made_by.append(i)
+            return self.made[-1]
+        return make
+
+    def index(self, model) -> int | None:
+        """Which constructor call returned ``model`` (0 for the first), or None if none did."""
+        return next((i for i, m in enumerate(self.made) if m is model), None)
+
+    def constructor_of(self, model) -> int | None:
+        index = self.index(model)
+        return self.made_by[index] if index is not None else None
+
+    def train_fn(self, model, x_given, targets, T_given):
+        before = [p.detach().clone() for p in model.parameters()]
+        starts_from = next((k for k, after in enumerate(self.trained)
+                            if len(after) == len(before) and all(torch.equal(a, b) for a, b in zip(after, before))),
+                           None)
+        self.calls.append({"model": self.index(model), "constructor": self.constructor_of(model),
+                           "targets": snapshot(targets), "targets_info": describe(targets),
+                           "T": T_given if isinstance(T_given, (int, float)) else repr(T_given)[:80],
+                           "same_x": isinstance(x_given, torch.Tensor) and x_given.shape == self.x.shape
+                                     and torch.equal(x_given.to(self.x.device), self.x),
+                           "starts_from_trained_model": starts_from})
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(TRAINING_STEP * len(self.calls))
+        self.trained.append([p.detach().clone() for p in model.parameters()])
+        return model.train()  # a real training loop may well leave it in train mode
+
+    def record(self, output, returned_as: Callable) -> dict:
+        """The record as plain data; ``returned_as(model)`` says how a returned model is identified."""
+        returned = list(output) if isinstance(output, (tuple, list)) else [output]
+        return {"made": len(self.made), "train_calls": self.calls, "output_info": describe(output),
+                "returned": [returned_as(m) for m in returned],
+                "returned_training": [m.training if isinstance(m, nn.Module) else None for m in returned]}
+
+
+def target_kind(info: dict) -> str:
+    """"hard" (class indices), "soft" (probability rows) or "other", from describe() of a train_fn target."""
+    if info.get("type") == "Tensor" and len(info["shape"]) == 1 and info["dtype"] == "int64":
+        return "hard"
+    if info.get("type") == "Tensor" and len(info["shape"]) == 2 and info["dtype"].startswith("float"):
+        return "soft"
+    return "other"
+
+
+def describe_targets(info: dict) -> str:
+    if info.get("type") == "Tensor":
+        return f"a {info['dtype']} tensor of shape {info['shape']}"
+    return f"a {info.get('type', '?')}"
