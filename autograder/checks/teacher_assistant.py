@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from autograder.checks.defensive_distillation import _distilled_like, _images, _labels
+from autograder.checks.defensive_distillation import _distilled_like, _eval_gradient, _images, _labels
 from ddcourse.checking.cases import Case, model_arg
 from ddcourse.training import predict_logits
 
@@ -100,12 +99,6 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
     return cases
 
 
-def _gradients(model, x, y, reduction="sum"):
-    x = x.clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(F.cross_entropy(model.eval()(x), y, reduction=reduction), x)
-    return grad
-
-
 def _max_probability(model, x):
     return torch.softmax(predict_logits(model, x), dim=-1).max(dim=1)
 
@@ -121,9 +114,9 @@ MISTAKES = {
     "small_gradient_fraction": {
         "you counted pixels, not samples: take each sample's mean absolute gradient, then the fraction of samples "
         "below the threshold":
-            lambda model, x, y, threshold=1e-10: (_gradients(model, x, y).abs() < threshold).float().mean().item(),
+            lambda model, x, y, threshold=1e-10: (_eval_gradient(model, x, y).abs() < threshold).float().mean().item(),
         "your gradient is of the batch mean, B times too small: take the gradient of the summed loss":
-            lambda model, x, y, threshold=1e-10: (_gradients(model, x, y, "mean").abs().flatten(1).mean(1)
+            lambda model, x, y, threshold=1e-10: (_eval_gradient(model, x, y, "mean").abs().flatten(1).mean(1)
                                                   < threshold).float().mean().item(),
     },
 }
