@@ -80,7 +80,8 @@ def minimal_perturbation(model, x, y, attack, norm=2):
 MINIMAL_RIGHT = dict(attacked="x[correct], y[correct]", hits="d[fooled]", median="hits.quantile(0.5).item()")
 
 # An attack written independently of the reference (Carlini's batch-level abort, a success counted when the goal
-# was met in the last two check windows); each mistake below changes one decision in it.
+# was met in the last two check windows); each change below alters one decision in it (all but "Carlini's rule"
+# are mistakes).
 ATTACK = '''
 def cw_l2_attack(model, x, target, *, targeted=True, c_init=1e-3, kappa=0.0, steps=1000, search_steps=9, lr=1e-2,
                  abort_early=True):
@@ -136,7 +137,7 @@ ATTACK_CHANGES = {
     "best not kept": [("            last_success = torch.full",
                        "            best, best_l2 = x.clone(), torch.full_like(c, math.inf)\n"
                        "            last_success = torch.full")],
-    "any iterate is a success": [("last_success > i - 2 * window", "last_success >= 0")],
+    "Carlini's rule": [("last_success > i - 2 * window", "last_success >= 0")],   # any successful iterate counts
     "loss.backward": [("(w.grad,) = torch.autograd.grad(loss, [w])", "optimizer.zero_grad()\n                loss.backward()")],
     "last iterate where it failed": [("        return best\n",
                                       "        return torch.where(torch.isinf(best_l2).view(-1, 1, 1, 1), "
@@ -199,8 +200,7 @@ ROUNDS = [
     {"cw_l2_attack": ("best not kept", attack_with("best not kept"), "keep, per sample, the best example"),
      "minimal_perturbation": ("misclassified samples attacked too", MINIMAL.format(**{**MINIMAL_RIGHT, "attacked": "x, y"}),
                               "expected the correctly classified ones")},
-    {"cw_l2_attack": ("any iterate is a success", attack_with("any iterate is a success"), "final stretch"),
-     "minimal_perturbation": ("failures in the statistics", MINIMAL.format(**{**MINIMAL_RIGHT, "hits": "distances"}),
+    {"minimal_perturbation": ("failures in the statistics", MINIMAL.format(**{**MINIMAL_RIGHT, "hits": "distances"}),
                               "successful samples only")},
     {"cw_l2_attack": ("loss.backward", attack_with("loss.backward"), "gradients were left on the parameters")},
     {"cw_l2_attack": ("last iterate where it failed", attack_with("last iterate where it failed"), "return x itself")},
@@ -210,6 +210,13 @@ ROUNDS = [
 
 class TestStandardChecks(StandardChecks):
     notebook = NB
+
+
+def test_carlinis_rule_for_the_search_gets_full_points():
+    """Carlini's l2_attack.py counts a search step as a success when any iterate met the goal; the reference's
+    final-stretch rule is its own choice, not a requirement."""
+    report = grade_sources(NB, with_cells(NB, cw_l2_attack=attack_with("Carlini's rule")), only=["cw_l2_attack"])
+    assert report.exercises[0].passed, report.exercises[0].feedback
 
 
 def test_an_independently_written_attack_and_minimal_perturbation_get_full_points():

@@ -28,6 +28,10 @@ DEPENDS = {
 ATTACK = dict(probe="cw_probes.probe_attack", judge="cw_probes.judge_attack")
 TRUE, RUNNER_UP, UNREACHABLE = 3, 7, 0   # the affine problems' classes
 NO_BOUND = 1e10                          # update_constants: upper >= this means no c has worked yet
+# How far above the exact minimum cw_l2_attack with its default settings may land on the affine problems. Measured
+# over 7 seeds of these checks, worst sample of a case: the reference 0.2-0.6% above; Carlini's l2_attack.py rule
+# (a search step succeeds when any iterate met the goal) up to 3.4%; an attack with a batch-level abort up to 2.9%.
+L2_TOLERANCE = 0.05
 
 
 def _close(exercise, name, *args, kwargs=None, **options):
@@ -193,9 +197,9 @@ def public_cases() -> list[Case]:
         _close("update_constants", "one sample per situation (see the table above)", *_constants_table()),
         _raises("update_constants", "success given as floats: a ValueError naming success",
                 [*_constants_table()[:3], torch.ones(6)], ["success"]),
-        _attack_case("cw_l2_attack", "an affine classifier, 4 samples, targeted, default settings: within 2% of "
+        _attack_case("cw_l2_attack", "an affine classifier, 4 samples, targeted, default settings: within 5% of "
                      "the smallest L2 (closed form)", affine, x, torch.full((4,), RUNNER_UP), minimum=l2_min,
-                     tolerance=0.02),
+                     tolerance=L2_TOLERANCE),
         _attack_case("cw_l2_attack", "an unreachable target (logit bias -1000): x comes back unchanged", affine, x,
                      unreachable, steps=20, search_steps=2),
         _raises("cw_l2_attack", "a target of 10 with 10 classes: a ValueError naming target",
@@ -299,10 +303,10 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
     mnist_like = _images(g, 6, binary_fraction=0.5)
     tiny_train = model_arg("tiny", seed=int(_classes(g, 1, 1000)), training=True)
     cases += [
-        _attack_case(ex, "an affine classifier, 6 samples, targeted, default settings: within 2% of the smallest L2",
-                     affine, x, runner_up, minimum=l2_min, tolerance=0.02),
-        _attack_case(ex, "an affine classifier, 6 samples, untargeted, default settings: within 2% of the smallest "
-                     "L2", affine, x, true, minimum=l2_min, tolerance=0.02, targeted=False),
+        _attack_case(ex, "an affine classifier, 6 samples, targeted, default settings: within 5% of the smallest L2",
+                     affine, x, runner_up, minimum=l2_min, tolerance=L2_TOLERANCE),
+        _attack_case(ex, "an affine classifier, 6 samples, untargeted, default settings: within 5% of the smallest "
+                     "L2", affine, x, true, minimum=l2_min, tolerance=L2_TOLERANCE, targeted=False),
         _attack_case(ex, "c_init=2, 2 search steps: the first succeeds, the second (c=1) fails for large margins; "
                      "the first one's examples must be kept", affine, x, runner_up, minimum=l2_min, tolerance=0.02,
                      c_init=2.0, search_steps=2),

@@ -143,10 +143,9 @@ def _closeness_problem(case: Case, got: dict) -> str | None:
     if ratio[worst] <= 1 + tolerance:
         return None
     if norm == 2:
-        name, hint = "L2", ("a binary search that settles below the c the sample needs only sees transient successes, "
-                            "which overshoot. Count a search step as a success when the goal is still met in its final "
-                            "stretch (not merely once on the way), use update_constants per sample, and keep the best "
-                            "over every iterate of every search step")
+        name, hint = "L2", ("the binary search must home in on the smallest c that works: use update_constants per "
+                            "sample after every search step, start every search step from x with a fresh Adam, and "
+                            "keep the best over every iterate of every search step")
     else:
         name, hint = "L-inf", ("after each round that succeeds, set tau = min(tau, the example's L-inf distance) * "
                                "tau_decay and go on from that example; keep the success of smallest L-inf")
