@@ -14,6 +14,7 @@ from ddcourse.checking.judges import Verdict, error_text, value_difference
 from ddcourse.checking.probes import to_device
 from ddcourse.checking.training_record import TrainingRecorder, describe_targets, target_kind
 
+
 def probe_defensive_distillation(fn, case: Case, device) -> dict:
     """Call fn(make_model, x, y, T, train_fn) with recording stand-ins; return the record as plain data.
 
