@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from autograder.checks import catalogue, checks_of, exercises_of
-from ddcourse.notebook import SubmissionError, definition_sources, exercise_sources, identify_notebook, read_notebook
+from ddcourse.notebook import (SubmissionError, definition_sources, exercise_sources, identify_notebook, parse_cell,
+                               read_notebook)
 from autograder.reference import exercise_points, reference_sources, solution_path
 from autograder.sandbox import Limits, run_jobs
 from ddcourse.checking.cases import Case
@@ -174,9 +175,8 @@ def _score(notebook: str, exercise: str, cases: list[Case], expected: dict, got:
 
 def named_names(source: str) -> set[str]:
     """The names a cell's code reads (empty when it does not parse: loading it will say why)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = parse_cell(source)
+    if tree is None:
         return set()
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from pathlib import Path
 
 import nbformat
@@ -34,10 +35,25 @@ def setup_sources(nb) -> list[str]:
     return [cell.source for cell in nb.cells if cell.cell_type == "code" and (grade_id(cell) or "").startswith("setup")]
 
 
+# CPython 3.11's AST conversion keeps its recursion counter in shared state: two threads parsing at
+# once (the grader parses the reference and a submission side by side) can fail with "SystemError: AST
+# constructor recursion depth mismatch". One parse at a time.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_cell(source: str) -> ast.Module | None:
+    """The cell's syntax tree, or None when it is not Python this interpreter can parse (a syntax error,
+    a null byte, nesting too deep): running the cell will then say why."""
+    with _PARSE_LOCK:
+        try:
+            return ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+
 def _defines(source: str, name: str) -> bool:
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = parse_cell(source)
+    if tree is None:
         return re.search(rf"^\s*def\s+{re.escape(name)}\s*\(", source, re.MULTILINE) is not None
     return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name
                for node in tree.body)
@@ -49,10 +65,10 @@ _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
 def is_definition_cell(source: str) -> bool:
     """True for a cell that only defines things (functions, classes, imports, a docstring): safe to run
     again elsewhere, unlike a cell that trains or plots."""
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
+    tree = parse_cell(source)
+    if tree is None:
         return False
+    body = tree.body
     docstring = lambda node: isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
     return bool(body) and all(isinstance(node, _DEFINITIONS) or docstring(node) for node in body)
 

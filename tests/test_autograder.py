@@ -118,3 +118,17 @@ def test_a_tampered_reference_cache_entry_is_noticed_and_recomputed():
     assert [(e.id, e.points) for e in again.exercises] == [(e.id, e.points) for e in first.exercises]
     assert again.exercises[0].passed and _load_checked(path) is not None
 
+
+
+def test_cells_python_cannot_parse_cost_only_their_exercise():
+    """A null byte or nesting deeper than the parser allows must not stop the grader (it parses cells to find
+    helpers and dependencies): such a cell is no helper, its exercise scores 0, the others keep their points."""
+    from ddcourse.notebook import is_definition_cell, parse_cell
+
+    null_byte, too_deep = "def entropy(probs):\n    return probs\x00\n", "x = " + "-" * 100_000 + "1\n"
+    assert parse_cell(null_byte) is None and parse_cell(too_deep) is None
+    assert not is_definition_cell(too_deep)
+    report = grade_sources(NB, {**solved_cells(NB), "entropy": null_byte}, only=["entropy", "softmax_with_temperature"])
+    passed = {e.id: e.passed for e in report.exercises}
+    assert passed == {"entropy": False, "softmax_with_temperature": True}, [e.feedback for e in report.exercises]
+    assert "null bytes" in report.exercises[0].feedback
