@@ -15,9 +15,10 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from ddcourse.cache import cache_dir, save_atomically
 from ddcourse.profiles import Profile
 from ddcourse.training import accuracy
-from ddcourse.zoo import cache_dir, cached_models, fingerprint, save_atomically
+from ddcourse.zoo import cached_models, fingerprint
 
 ROLES = ("teacher", "assistant", "student")
 

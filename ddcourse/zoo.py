@@ -1,13 +1,11 @@
 """Trained models, cached on disk so that every notebook (and every re-run) shares them.
 
-The cache lives in $DDCOURSE_CACHE, else ~/.cache/ddcourse; a file's name
+The cache lives in ddcourse.cache.cache_dir(); a file's name
 records the profile's training settings, so changing a profile retrains.
 """
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 from pathlib import Path
 from types import CodeType
 from typing import Callable, Sequence
@@ -15,34 +13,12 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from ddcourse.cache import cache_dir, save_atomically
 from ddcourse.data import load_mnist
 from ddcourse.device import pick_device, seed_everything
 from ddcourse.models import make_model
 from ddcourse.profiles import Profile, get_profile
 from ddcourse.training import train
-
-CACHE_ENV = "DDCOURSE_CACHE"
-
-
-def cache_dir() -> Path:
-    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ddcourse")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write through a file of this process's own, renamed into place: a reader (another notebook, another
-    grader or test process) never sees half a file, and two processes writing the same file do not collide."""
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
-
-
-def save_atomically(obj: object, path: Path) -> None:
-    """torch.save, written atomically (see write_atomically)."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    write_atomically(path, buffer.getvalue())
 
 
 def _cache_file(role: str, profile: Profile, seed: int) -> Path:

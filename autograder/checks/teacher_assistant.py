@@ -9,7 +9,7 @@ from ddcourse.training import predict_logits
 
 EXERCISES = ["distill_chain", "confidence", "small_gradient_fraction"]
 DEPENDS = {"distill_chain": [], "confidence": [], "small_gradient_fraction": []}
-CHAIN = dict(probe="ta_probes.probe_distill_chain", judge="ta_probes.judge_distill_chain")
+CHAIN = dict(probe="teacher_assistant.probe_distill_chain", judge="teacher_assistant.judge_distill_chain")
 
 
 def _close(exercise, name, *args, **options):
