@@ -15,7 +15,7 @@ from ddcourse.checking.training_record import TrainingRecorder, describe_targets
 def probe_distill_chain(fn, case: Case, device) -> dict:
     """Call fn(make_models, x, y, T, train_fn) with recording stand-ins; return the record as plain data.
 
-    case.args: [a label for make_models, x, y, T, a label for train_fn];
+    case.args: [stand-ins (cases.stand_in) for make_models, x, y, T, and train_fn];
     case.options["models"]: model_arg data, one per constructor of make_models.
     """
     specs = case.options["models"]
