@@ -16,10 +16,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ddcourse.cache import cache_dir, save_atomically
 from ddcourse.profiles import Profile
 from ddcourse.stats import wilson_interval
 from ddcourse.training import accuracy, predict_logits
-from ddcourse.zoo import cache_dir, cached_models, fingerprint, save_atomically
+from ddcourse.zoo import cached_models, fingerprint
 
 ROLES = ("teacher", "assistant", "student")
 ATTACKED_LINKS = len(ROLES)  # Mandal & Guo attack teacher, assistant and student (Fig. 5); Fig. 8 shows 3 steps
@@ -93,13 +94,16 @@ def measure(model: nn.Module, test: tuple, gradient_images: torch.Tensor, attack
 
 
 def labelled(train_fn: Callable, T: float, links: int) -> Callable:
-    """train_fn(model, x, targets, T) that labels its progress bar 'T=..: link i of n' (train_fn must take a
-    ``description`` keyword)."""
+    """train_fn(model, x, targets, T) that labels its progress bar 'temperature T=20, network 2 of 3 (assistant)'
+    (train_fn must take a ``description`` keyword)."""
     calls = []
 
     def train_link(model, x, targets, T_given):
         calls.append(model)
-        return train_fn(model, x, targets, T_given, description=f"T={T:g}: link {len(calls)} of {links}")
+        link = len(calls) - 1
+        role = ROLES[link] if link < len(ROLES) else f"distillation step {link}"
+        return train_fn(model, x, targets, T_given,
+                        description=f"temperature T={T:g}, network {link + 1} of {links} ({role})")
     return train_link
 
 

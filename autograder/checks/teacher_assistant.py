@@ -12,8 +12,8 @@ from ddcourse.training import predict_logits
 EXERCISES = ["distill_chain", "chain_of_length", "confidence", "small_gradient_fraction", "sensitivity",
              "paired_difference_interval"]
 DEPENDS = {"chain_of_length": ["distill_chain"]}
-CHAIN = dict(probe="ta_probes.probe_distill_chain", judge="ta_probes.judge_distill_chain")
-LENGTH = dict(probe="ta_probes.probe_chain_of_length", judge="ta_probes.judge_chain_of_length")
+CHAIN = dict(probe="teacher_assistant.probe_distill_chain", judge="teacher_assistant.judge_distill_chain")
+LENGTH = dict(probe="teacher_assistant.probe_chain_of_length", judge="teacher_assistant.judge_chain_of_length")
 
 
 def _close(exercise, name, *args, **options):
