@@ -43,7 +43,7 @@ def undistilled_model(profile: Profile | str | None = None, device: torch.device
     seed_everything(seed)
     model = make_model(profile.model).to(device)
     x, y = load_mnist("train", profile.train_size, device)
-    train(model, x, y, T=1.0, seed=seed, progress=progress, description="undistilled model",
+    train(model, x, y, T=1.0, seed=seed, progress=progress, description="undistilled model, T=1",
           **profile.training_kwargs())
     save_atomically(model.state_dict(), path)
     return model.eval()
@@ -100,8 +100,11 @@ def distilled_pair(profile: Profile, device: torch.device | str | None, T: float
     """
     device = pick_device(str(device) if device is not None else None)
 
+    networks = iter(("network 1 of 2 (teacher)", "network 2 of 2 (student)"))   # the order defensive_distillation trains
+
     def train_fn(model, x, targets, T):
-        train(model, x, targets, T=T, loss_fn=temperature_cross_entropy, description=f"T={T:g}",
+        role = next(networks, "a further network")
+        train(model, x, targets, T=T, loss_fn=temperature_cross_entropy, description=f"temperature T={T:g}, {role}",
               **profile.training_kwargs())
 
     def build():
