@@ -20,12 +20,12 @@ from ddcourse.notebook import (SubmissionError, definition_sources, exercise_sou
                                read_notebook)
 from autograder.reference import exercise_points, reference_sources, solution_path
 from autograder.sandbox import Limits, run_jobs
-from ddcourse.checking.cases import Case
-from ddcourse.checking.judges import describe_call, judge
+from ddcourse.checking.cases import CALL_PROBE, CLOSE_JUDGE, Case
+from ddcourse.checking.judges import failure_report, judge
 from ddcourse.checking import probes
 from ddcourse.checking.probes import snapshot, to_device
 from ddcourse.device import pick_device
-from ddcourse.zoo import cache_dir, write_atomically
+from ddcourse.cache import cache_dir, write_atomically
 
 DEFAULT_SEED = 2016
 
@@ -71,7 +71,7 @@ def all_cases(notebook: str, seed: int, public_only: bool = False) -> list[Case]
 def mistakes_for(notebook: str, case: Case) -> dict:
     """Outputs of the known wrong answers on this case's inputs (models rebuilt on the CPU), for hints."""
     wrong = getattr(checks_of(notebook), "MISTAKES", {}).get(case.exercise, {})
-    if case.probe != "call" or case.judge != "close":
+    if case.probe != CALL_PROBE or case.judge != CLOSE_JUDGE:
         return {}
     outputs = {}
     for hint, fn in wrong.items():
@@ -147,22 +147,21 @@ def _score(notebook: str, exercise: str, cases: list[Case], expected: dict, got:
     if got["load_error"]:
         return zero(got["load_error"])
     value_earned = raises_earned = 0.0
-    lines = []
+    lines, hints_given = [], set()
     weights = sum(c.weight for c in cases)
     for case, exp, obs in zip(cases, expected["observations"], got["observations"]):
         verdict = judge(case, exp, obs)
         if not verdict.passed:  # the known mistakes only add a hint to a failure: run them only then
             verdict = judge(case, exp, obs, mistakes_for(notebook, case))
-        if verdict.passed and case.judge == "raises":
+        if verdict.passed and case.expects_error:
             raises_earned += case.weight
         elif verdict.passed:
             value_earned += case.weight
         else:
-            lines.append(f"✗ {case.name}\n    called {describe_call(case)}\n    "
-                         + verdict.message.replace("\n", "\n    "))
-        if "error" in obs and obs["error"]["type"] == "NotImplementedError" and case.judge != "raises":
+            lines.append("\n".join(failure_report(case, verdict, hints_given)))
+        if "error" in obs and obs["error"]["type"] == "NotImplementedError" and not case.expects_error:
             return zero("not implemented (the function still raises NotImplementedError)")
-    value_weights = sum(c.weight for c in cases if c.judge != "raises")
+    value_weights = sum(c.weight for c in cases if not c.expects_error)
     # attack class 7 (cheap credit): raising ValueError is easy without computing anything, so the
     # bad-argument checks count only once every value check of the exercise passes
     summary = f"{len(cases) - len(lines)}/{len(cases)} checks passed"
