@@ -36,7 +36,7 @@ import torch
 from autograder.limits import Limits
 from ddcourse.checking.worker import READY, STATUS, send_request
 from ddcourse.data import DATA_ENV, data_root
-from ddcourse.zoo import CACHE_ENV, cache_dir
+from ddcourse.cache import CACHE_ENV, cache_dir
 
 STARTUP_SECONDS = 60.0      # starting the sandbox and importing torch (and CUDA) before the first exercise
 POLL_SECONDS = 0.05

@@ -20,7 +20,7 @@ import pytest
 from autograder.engine import _load_checked, grade_sources
 from autograder.reference import solutions_dir
 from autograder.sandbox import Limits, sandbox_problem
-from ddcourse.zoo import cache_dir
+from ddcourse.cache import cache_dir
 from tests.submissions import solved_cells, with_cells
 
 NB = "01_softmax_temperature"
