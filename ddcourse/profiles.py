@@ -40,9 +40,13 @@ class Profile:
     ta_samples: int         # notebook 05: test images attacked by C&W L2 for rho_adv, per model
     ta_train_size: int      # notebook 05: training images of every link (a chain trains many networks)
     ta_epochs: int          # notebook 05: epochs of every link
-    adv_train_size: int     # notebook 06: training images of the PGD-adversarially trained teacher and its student
+    adv_train_size: int     # notebook 06: training images of the adversarially trained teacher and its student
     adv_epochs: int         # notebook 06: epochs of adversarial training (and of the student's distillation)
-    adv_pgd_steps: int      # notebook 06: PGD steps per training batch (Madry et al.: 40); each one costs a step
+    adv_pgd_steps: int      # notebook 06: PGD steps per training batch (Madry et al.: 40); each one costs a step;
+                            # 1 step from a random start is Wong et al. 2020's fast adversarial training ("FGSM-RS")
+    adv_eps: float          # notebook 06: the L-inf budget trained against (Madry et al. on MNIST: 0.3)
+    adv_alpha: float        # notebook 06: the step of each PGD step (Madry et al.: 0.01; Wong et al.: 1.25 * eps)
+    adv_eps_ramp: float     # notebook 06: share of the batches over which eps (and alpha) grow from 0 (0: none)
 
     def training_kwargs(self) -> dict:
         """The keyword arguments of ddcourse.training.train that this profile sets."""
@@ -60,14 +64,16 @@ PROFILES = {
                      jsma_targets="random", student_steps=40, cw_samples=8, cw_targets="random", cw_gallery=3,
                      cw_linf_samples=4, cw_l0_samples=1, cw_lr=0.5, cw_c_init=1.0,
                      ta_temperatures=(1, 20), ta_chain_steps=3, ta_samples=8, ta_train_size=4_000, ta_epochs=2,
-                     adv_train_size=1_000, adv_epochs=1, adv_pgd_steps=2),
+                     adv_train_size=1_000, adv_epochs=1, adv_pgd_steps=1, adv_eps=0.3, adv_alpha=0.375,
+                     adv_eps_ramp=0.5),
     # A laptop with 2 CPU cores: each notebook in minutes, teacher accuracy >= 97%.
     "quick": Profile("quick", model="papernot", train_size=30_000, test_size=2_000, epochs=3, batch_size=128,
                      optimizer="adam", lr=1e-3, attack_samples=100, temperatures=(1, 10, 100), cw_steps=200, cw_search_steps=5,
                      jsma_targets="random", student_steps=1_000, cw_samples=100, cw_targets="random", cw_gallery=10,
                      cw_linf_samples=20, cw_l0_samples=2, cw_lr=0.05, cw_c_init=1.0,
                      ta_temperatures=(1, 20), ta_chain_steps=3, ta_samples=30, ta_train_size=10_000, ta_epochs=2,
-                     adv_train_size=10_000, adv_epochs=2, adv_pgd_steps=5),
+                     adv_train_size=30_000, adv_epochs=3, adv_pgd_steps=1, adv_eps=0.3, adv_alpha=0.375,
+                     adv_eps_ramp=0.33),
     # The papers' settings, for a GPU; training as in Carlini's train_models.py: its 55,000 MNIST training images,
     # 50 epochs of SGD with Nesterov momentum 0.9, lr 0.01. (The version of train_models.py read at commit 00be112
     # trains with batch 16, holds out 20% for validation and decays lr by 1e-6; the course keeps batch 128.)
@@ -77,7 +83,8 @@ PROFILES = {
                     cw_targets="all", cw_gallery=10, cw_linf_samples=1_000, cw_l0_samples=10,
                     cw_lr=1e-2, cw_c_init=1e-3, ta_temperatures=(1, 2, 5, 10, 20, 30, 40), ta_chain_steps=6,
                     ta_samples=1_000, ta_train_size=55_000, ta_epochs=50,
-                    adv_train_size=55_000, adv_epochs=50, adv_pgd_steps=40),
+                    adv_train_size=55_000, adv_epochs=50, adv_pgd_steps=40, adv_eps=0.3, adv_alpha=0.01,
+                    adv_eps_ramp=0.0),
 }
 
 
