@@ -69,7 +69,7 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float 
     generator = torch.Generator(device="cpu").manual_seed(seed)
     steps_per_epoch = (len(x) + batch_size - 1) // batch_size
     model.train()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=description, disable=not progress, leave=False)
+    bar = tqdm(total=epochs * steps_per_epoch, desc=description, disable=not progress)
     for epoch in range(epochs):
         order = torch.randperm(len(x), generator=generator).to(device)
         for start in range(0, len(x), batch_size):
