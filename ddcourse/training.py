@@ -69,7 +69,8 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float 
     generator = torch.Generator(device="cpu").manual_seed(seed)
     steps_per_epoch = (len(x) + batch_size - 1) // batch_size
     model.train()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=description, disable=not progress)
+    # kept after it ends (leave=True): a notebook shows what was trained and how long it took
+    bar = tqdm(total=epochs * steps_per_epoch, desc=description, unit="batch", disable=not progress, leave=True)
     for epoch in range(epochs):
         order = torch.randperm(len(x), generator=generator).to(device)
         for start in range(0, len(x), batch_size):
