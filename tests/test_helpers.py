@@ -191,10 +191,10 @@ def test_epsilon_ramp_grows_the_budget_and_the_step_linearly_then_holds():
 
 
 def test_robust_pair_attacks_the_teacher_only_and_distils_on_clean_images(tmp_path, monkeypatch):
-    from ddcourse import zoo
+    from ddcourse import cache, zoo
     from ddcourse.data import load_mnist
 
-    monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
     profile = get_profile("smoke")
     budgets, labelled = [], []
 
