@@ -48,9 +48,9 @@ class Profile:
     robust_model: str = "small"     # architecture of 07's teacher and students (seed 004: WideResNet-28 for both)
     robust_train_size: int = 10_000  # training images of each of 07's networks
     robust_epochs: int = 2          # epochs of each of 07's networks
-    robust_eps: float = 0.3         # L-inf budget of 07's PGD (seed 004 on CIFAR-10: 8/255)
+    robust_eps: float = 0.2         # L-inf budget of 07's PGD (seed 004 on CIFAR-10: 8/255; Madry et al. on MNIST: 0.3)
     robust_pgd_steps: int = 10      # PGD steps in training and evaluation (seed 004: PGD-10)
-    robust_sigma: float = 0.25      # standard deviation of the smoothed teacher's Gaussian noise
+    robust_sigma: float = 0.1       # standard deviation of the smoothed teacher's Gaussian noise
     robust_copies: int = 16         # noisy copies M the smoothed teacher averages (seed 004's teacher: 512 samples)
     robust_samples: int = 500       # test images of 07's evaluation table
 

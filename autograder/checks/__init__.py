@@ -16,6 +16,7 @@ from autograder.checks import knowledge_distillation
 from autograder.checks import carlini_wagner
 from autograder.checks import breaking_the_defense
 from autograder.checks import teacher_assistant
+from autograder.checks import distilling_robustness
 
 NOTEBOOKS: dict[str, ModuleType] = {
     "01_softmax_temperature": softmax_temperature,
@@ -24,6 +25,7 @@ NOTEBOOKS: dict[str, ModuleType] = {
     "04_carlini_wagner": carlini_wagner,
     "06_breaking_the_defense": breaking_the_defense,
     "05_teacher_assistant": teacher_assistant,
+    "07_distilling_robustness": distilling_robustness,
 }
 
 

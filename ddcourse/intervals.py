@@ -1,0 +1,22 @@
+"""How far a measured rate can be trusted: the Wilson score interval of a proportion."""
+from __future__ import annotations
+
+import math
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% with z = 1.96) of a proportion successes / n.
+
+    Unlike the normal approximation p ± z·sqrt(p(1-p)/n) it stays inside [0, 1] and is not empty at 0 or n
+    successes. Two rates whose intervals overlap are not shown different by these samples.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int (the number of trials), got {n!r}")
+    if isinstance(successes, bool) or not isinstance(successes, int) or not 0 <= successes <= n:
+        raise ValueError(f"successes must be an int from 0 to n={n}, got {successes!r}")
+    if z <= 0:
+        raise ValueError(f"z must be positive, got {z}")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
