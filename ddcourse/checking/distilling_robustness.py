@@ -75,15 +75,13 @@ def _smoothed_problem(case: Case, expected: dict, got: dict) -> str | None:
     if min(m, batch) >= 4 and got["calls"]["all"] >= min(m, batch):
         return (f"the model was called {got['calls']['all']} times for {m} copies of {batch} samples: stack all "
                 f"M·B noisy copies into one batch and call the model once (no Python loop over copies or samples)")
-    if expected["connected"] and not got["connected"]:
-        return ("the output is not connected to x: keep it differentiable (no torch.no_grad(), .detach() or "
-                ".item() inside), since section 5 attacks the smoothed teacher through it")
     return None
 
 
 def judge_smoothed(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:
-    """Metadata, inputs, eval mode, one batched pass, differentiable; then the values: exactly (sigma = 0) or
-    within the Monte Carlo tolerance options["atol"], with a hint when the output is one of options["wrong"]."""
+    """Metadata, inputs, eval mode, one batched pass; then the values: exactly (sigma = 0) or within the Monte
+    Carlo tolerance options["atol"], with a hint when the output is one of options["wrong"]; then that the output
+    is differentiable with respect to x (and, at sigma = 0, its gradient)."""
     if "error" in got:
         return Verdict(False, error_text(got))
     problem = _smoothed_problem(case, expected, got)
@@ -97,6 +95,9 @@ def judge_smoothed(case: Case, expected: dict, got: dict, mistakes: dict | None 
         return Verdict(False, difference + (f" (the reference averages {case.args[3]} random copies too: the "
                                             f"tolerance allows for that)" if case.args[2] > 0 else "")
                        + (f"\nhint: {hint}" if hint else ""))
+    if expected["connected"] and not got["connected"]:
+        return Verdict(False, "the output is not connected to x: keep it differentiable (no torch.no_grad(), "
+                              ".detach() or .item() inside), since section 5 attacks the smoothed teacher through it")
     if case.args[2] == 0 and expected["input_grad"] is not None:
         difference = value_difference(expected["input_grad"], got["input_grad"], 1e-4, 1e-6, "gradient w.r.t. x")
         if difference:
