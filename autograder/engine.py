@@ -25,7 +25,7 @@ from ddcourse.checking.judges import describe_call, judge
 from ddcourse.checking import probes
 from ddcourse.checking.probes import snapshot, to_device
 from ddcourse.device import pick_device
-from ddcourse.zoo import cache_dir, write_atomically
+from ddcourse.cache import cache_dir, write_atomically
 
 DEFAULT_SEED = 2016
 

@@ -36,6 +36,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 PRUNE = 0.3          # Carlini's rate: forbid up to 0.3 * sqrt(changed pixels) per round; higher is faster and coarser
 IMPORTANT = 0.01     # a pixel with a larger share of the score is forbidden only as the last of its round
@@ -88,7 +89,8 @@ def _forbid(allowed: torch.Tensor, changed: torch.Tensor, scores: torch.Tensor, 
 
 def cw_l0_attack(model: nn.Module, x: torch.Tensor, target: torch.Tensor, l2_attack: Callable, *,
                  targeted: bool = True, prune: float = PRUNE, important: float = IMPORTANT,
-                 unchanged: float = UNCHANGED, max_rounds: int = MAX_ROUNDS, **l2_options) -> torch.Tensor:
+                 unchanged: float = UNCHANGED, max_rounds: int = MAX_ROUNDS, progress: bool = True,
+                 **l2_options) -> torch.Tensor:
     """Carlini & Wagner's L0 attack with ``l2_attack`` inside; returns [B, C, H, W] on x's device.
 
     x: [B, C, H, W] images in [0, 1]; target: [B] int64, the class to reach (targeted) or the true label.
@@ -96,6 +98,7 @@ def cw_l0_attack(model: nn.Module, x: torch.Tensor, target: torch.Tensor, l2_att
     Per sample: the successful example of the last round before the L2 attack failed on the allowed
     pixels, or x itself when it failed with every pixel allowed. Pixels are scored per position (summed
     over channels), as in Carlini's default. The model's train/eval mode is restored.
+    progress: a bar of the images done, shown once the attack has run for 2 s and kept.
     """
     if x.dim() != 4 or target.shape != x.shape[:1]:
         raise ValueError(f"x must be [B, C, H, W] and target [B], got {tuple(x.shape)} and {tuple(target.shape)}")
@@ -105,7 +108,9 @@ def cw_l0_attack(model: nn.Module, x: torch.Tensor, target: torch.Tensor, l2_att
     model.eval()
     try:
         results = []
-        for image, goal in zip(x.split(1), target.split(1)):
+        bar = tqdm(zip(x.split(1), target.split(1)), total=len(x), desc=f"C&W L0 on {len(x)} images", unit="image",
+                   disable=not progress, leave=True, delay=2)
+        for image, goal in bar:
             results.append(_attack_one(model, image, goal, l2_attack, targeted, prune, important, unchanged,
                                        max_rounds, l2_options))
         return torch.cat(results) if results else x.clone()

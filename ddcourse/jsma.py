@@ -41,6 +41,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from ddcourse.training import predict_logits
 
@@ -84,7 +85,7 @@ def _best_pairs(alpha: torch.Tensor, beta: torch.Tensor,
 
 
 def _attack_batch(model: nn.Module, x: torch.Tensor, target: torch.Tensor, theta: float,
-                  budget: int, use_logits: bool) -> torch.Tensor:
+                  budget: int, use_logits: bool, bar: tqdm) -> torch.Tensor:
     x_adv = x.clone()                                          # (B, 1, 28, 28)
     pixels = x_adv.view(len(x), -1)                            # (B, N), a view: writing it writes x_adv
     original = pixels.clone()                                  # (B, N)
@@ -100,6 +101,7 @@ def _attack_batch(model: nn.Module, x: torch.Tensor, target: torch.Tensor, theta
         changed = (current != original[rows]).sum(dim=1)       # (A,)
         go_on = (pred != target[rows]) & (changed + 2 <= budget) & found  # (A,)
         active[rows[~go_on]] = False                           # done samples never change again
+        bar.update(len(rows) - int(go_on.sum()))
         rows, p, q = rows[go_on], p[go_on], q[go_on]
         pixels[rows, p] = (pixels[rows, p] + theta).clamp(0.0, 1.0)
         pixels[rows, q] = (pixels[rows, q] + theta).clamp(0.0, 1.0)
@@ -125,7 +127,8 @@ def _check_arguments(x: torch.Tensor, target: torch.Tensor, theta: float, gamma:
 
 
 def jsma_attack(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, theta: float = THETA,
-                gamma: float = GAMMA, use_logits: bool = USE_LOGITS, batch_size: int | None = None) -> torch.Tensor:
+                gamma: float = GAMMA, use_logits: bool = USE_LOGITS, batch_size: int | None = None,
+                progress: bool = True) -> torch.Tensor:
     """Targeted JSMA on pairs of pixels; adversarial examples, same shape, device and dtype as x, detached.
 
     x: images [B, 1, 28, 28] in [0, 1] (any [B, ...] shape works); target: [B]
@@ -144,6 +147,7 @@ def jsma_attack(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, thet
         gradient vanishes on a distilled model).
     batch_size: samples attacked together (None: BATCH_SIZE). Larger is
         faster on a GPU; memory grows as batch_size · N² for the pair search.
+    progress: a bar of the samples done, shown once the attack has run for 2 s and kept.
 
     The model runs in eval mode and its mode is restored; no gradient is left
     on its parameters and x is not modified.
@@ -162,8 +166,11 @@ def jsma_attack(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, thet
             raise ValueError(f"target must hold classes in [0, {num_classes - 1}], got values from "
                              f"{target.min().item()} to {target.max().item()}")
         x_work, target = x.detach().to(device), target.to(device)
-        chunks = [_attack_batch(model, x_work[i:i + batch_size], target[i:i + batch_size], theta, budget, use_logits)
-                  for i in range(0, len(x), batch_size)]
+        with tqdm(total=len(x), desc=f"JSMA-{'Z' if use_logits else 'F'} on {len(x)} images", unit="image",
+                  disable=not progress, leave=True, delay=2) as bar:
+            chunks = [_attack_batch(model, x_work[i:i + batch_size], target[i:i + batch_size], theta, budget,
+                                    use_logits, bar)
+                      for i in range(0, len(x), batch_size)]
     finally:
         model.train(was_training)
     return torch.cat(chunks).to(x.device)
@@ -176,7 +183,7 @@ def jsma_success_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, tar
     targets: "all" attacks each sample towards each of the other K-1 classes
     (9 attempts per MNIST sample, the paper's protocol); "random" towards one
     other class drawn uniformly with ``seed``, K-1 times cheaper and noisier.
-    attack_kwargs go to jsma_attack (theta, gamma, use_logits, batch_size).
+    attack_kwargs go to jsma_attack (theta, gamma, use_logits, batch_size, progress).
 
     Returns {"success_rate": fraction of attempts classified as their target,
     "mean_distortion": mean fraction of pixels changed over the successes,

@@ -91,7 +91,8 @@ def train_in_steps(x: torch.Tensor, targets: torch.Tensor, step: Callable[[torch
     (notebook 07's distillation and adversarial distillation steps)."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
     steps_per_epoch = (len(x) + batch_size - 1) // batch_size
-    bar = tqdm(total=epochs * steps_per_epoch, desc=description, disable=not progress, leave=False)
+    # kept after it ends (leave=True): a notebook shows what was trained and how long it took
+    bar = tqdm(total=epochs * steps_per_epoch, desc=description, unit="batch", disable=not progress, leave=True)
     loss = float("nan")
     for epoch in range(epochs):
         order = torch.randperm(len(x), generator=generator).to(x.device)

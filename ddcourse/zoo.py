@@ -1,13 +1,11 @@
 """Trained models, cached on disk so that every notebook (and every re-run) shares them.
 
-The cache lives in $DDCOURSE_CACHE, else ~/.cache/ddcourse; a file's name
+The cache lives in ddcourse.cache.cache_dir(); a file's name
 records the profile's training settings, so changing a profile retrains.
 """
 from __future__ import annotations
 
 import hashlib
-import io
-import os
 from pathlib import Path
 from types import CodeType
 from typing import Callable, Sequence
@@ -15,34 +13,12 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from ddcourse.cache import cache_dir, save_atomically
 from ddcourse.data import load_mnist
 from ddcourse.device import pick_device, seed_everything
 from ddcourse.models import make_model
 from ddcourse.profiles import Profile, get_profile
 from ddcourse.training import train
-
-CACHE_ENV = "DDCOURSE_CACHE"
-
-
-def cache_dir() -> Path:
-    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ddcourse")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write through a file of this process's own, renamed into place: a reader (another notebook, another
-    grader or test process) never sees half a file, and two processes writing the same file do not collide."""
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
-
-
-def save_atomically(obj: object, path: Path) -> None:
-    """torch.save, written atomically (see write_atomically)."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    write_atomically(path, buffer.getvalue())
 
 
 def _cache_file(role: str, profile: Profile, seed: int) -> Path:
@@ -67,7 +43,7 @@ def undistilled_model(profile: Profile | str | None = None, device: torch.device
     seed_everything(seed)
     model = make_model(profile.model).to(device)
     x, y = load_mnist("train", profile.train_size, device)
-    train(model, x, y, T=1.0, seed=seed, progress=progress, description="undistilled model",
+    train(model, x, y, T=1.0, seed=seed, progress=progress, description="undistilled model, T=1",
           **profile.training_kwargs())
     save_atomically(model.state_dict(), path)
     return model.eval()
@@ -124,8 +100,11 @@ def distilled_pair(profile: Profile, device: torch.device | str | None, T: float
     """
     device = pick_device(str(device) if device is not None else None)
 
+    networks = iter(("network 1 of 2 (teacher)", "network 2 of 2 (student)"))   # the order defensive_distillation trains
+
     def train_fn(model, x, targets, T):
-        train(model, x, targets, T=T, loss_fn=temperature_cross_entropy, description=f"T={T:g}",
+        role = next(networks, "a further network")
+        train(model, x, targets, T=T, loss_fn=temperature_cross_entropy, description=f"temperature T={T:g}, {role}",
               **profile.training_kwargs())
 
     def build():

@@ -88,9 +88,9 @@ def test_predict_logits_restores_the_mode():
 
 
 def test_cached_models_builds_once_and_rebuilds_when_the_key_changes(tmp_path, monkeypatch):
-    from ddcourse import zoo
+    from ddcourse import cache, zoo
 
-    monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
     builds = []
 
     def build():
@@ -144,9 +144,9 @@ def test_adversarial_training_trains_on_what_perturb_returns():
 
 
 def test_distilled_pair_is_cached_by_the_functions_code(tmp_path, monkeypatch):
-    from ddcourse import zoo
+    from ddcourse import cache, zoo
 
-    monkeypatch.setenv(zoo.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
     profile = get_profile("smoke")
     calls = []
 

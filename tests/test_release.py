@@ -89,13 +89,27 @@ def bundle(tmp_path_factory):
 
 
 def test_bundle_holds_what_students_need(bundle):
-    assert sorted(p.name for p in bundle.iterdir()) == ["course", "data", "ddcourse", "pyproject.toml",
+    assert sorted(p.name for p in bundle.iterdir()) == ["README.md", "course", "data", "ddcourse", "pyproject.toml",
                                                          "requirements.txt"]
     notebooks = sorted(p.name for p in (bundle / "course").glob("*.ipynb"))
     assert notebooks and notebooks == sorted(p.name for p in (ROOT / "course").glob("*.ipynb"))
     assert list((bundle / "ddcourse" / "check_data").glob("*.pt"))
     assert list((bundle / "data" / "MNIST" / "raw").glob("*.gz"))
     assert not list(bundle.rglob("*-ubyte")) and not list(bundle.rglob("__pycache__"))
+
+
+def test_bundle_readme_says_how_to_install_and_names_every_notebook_with_what_it_loads(bundle):
+    readme = (bundle / "README.md").read_text()
+    assert "pip install -r requirements.txt" in readme
+    assert "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu" in readme
+    assert 'check("name", name)' in readme and "<!--" not in readme
+    rows = {line.split("`")[1]: line for line in readme.splitlines() if line.startswith("| `")}
+    assert sorted(rows) == sorted(p.name for p in (ROOT / "course").glob("*.ipynb"))
+    for name, row in rows.items():
+        loaded = sorted(set(re.findall(r'own_functions\(\s*"(\d\d_\w+)"', (ROOT / "course" / name).read_text())))
+        assert [n for n in loaded if f"`{n}.ipynb`" not in row] == [], row
+    assert "`03_defensive_distillation.ipynb`, `04_carlini_wagner.ipynb`" in rows["06_breaking_the_defense.ipynb"]
+    assert rows["01_softmax_temperature.ipynb"].endswith("| — |")
 
 
 def test_bundle_has_no_solution_or_grader_code(bundle):

@@ -1,8 +1,6 @@
-"""The helpers notebook 07 adds: the CIFAR-10 residual network, the Wilson interval, the step-wise training loop."""
-import pytest
+"""The helpers notebook 07 adds: the CIFAR-10 residual network and the step-wise training loop."""
 import torch
 
-from ddcourse.intervals import wilson_interval
 from ddcourse.models import CifarResNet, make_model
 from ddcourse.training import train_in_steps
 
@@ -20,20 +18,6 @@ def test_resnet_maps_cifar_images_to_ten_logits_and_has_the_published_sizes():
     # ResNet-32: 0.46M in He et al., whose shortcuts are zero-padded; the 1x1 projections here add a few thousand
     assert 0.46e6 <= parameters(CifarResNet(blocks=5)) < 0.47e6
     assert round(parameters(CifarResNet(blocks=4, width=10)) / 1e6, 1) == 36.5
-
-
-def test_wilson_interval_matches_the_published_value_and_stays_in_the_unit_range():
-    low, high = wilson_interval(6, 98)   # the fidelity review's check: [2.8%, 12.7%]
-    assert (round(low, 3), round(high, 3)) == (0.028, 0.127)
-    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
-    assert wilson_interval(0, 10)[1] > 0 and wilson_interval(10, 10)[0] < 1
-
-
-@pytest.mark.parametrize("successes, n, name", [(3, 0, "n"), (11, 10, "successes"), (-1, 10, "successes"),
-                                                (0.5, 10, "successes")])
-def test_wilson_interval_names_a_bad_argument(successes, n, name):
-    with pytest.raises(ValueError, match=name):
-        wilson_interval(successes, n)
 
 
 def test_train_in_steps_visits_every_sample_once_per_epoch_in_a_seeded_order():

@@ -1,4 +1,4 @@
-"""The checks of each notebook, by notebook name.
+"""The checks of each notebook, by notebook name: notebook NN_<stem> has its checks in the module <stem>.
 
 Each module defines:
 - EXERCISES: the exercise ids, in notebook order;
@@ -9,24 +9,28 @@ Each module defines:
 """
 from __future__ import annotations
 
+import importlib
+import re
 from types import ModuleType
 
-from autograder.checks import defensive_distillation, softmax_temperature
-from autograder.checks import knowledge_distillation
-from autograder.checks import carlini_wagner
-from autograder.checks import breaking_the_defense
-from autograder.checks import teacher_assistant
-from autograder.checks import distilling_robustness
+from autograder.reference import solutions_dir
 
-NOTEBOOKS: dict[str, ModuleType] = {
-    "01_softmax_temperature": softmax_temperature,
-    "02_knowledge_distillation": knowledge_distillation,
-    "03_defensive_distillation": defensive_distillation,
-    "04_carlini_wagner": carlini_wagner,
-    "06_breaking_the_defense": breaking_the_defense,
-    "05_teacher_assistant": teacher_assistant,
-    "07_distilling_robustness": distilling_robustness,
-}
+NOTEBOOK_NAME = re.compile(r"(\d\d)_([a-z0-9_]+)")
+
+
+def _discover() -> dict[str, ModuleType]:
+    """Every solved notebook solutions/NN_<stem>.ipynb with its checks module autograder/checks/<stem>.py,
+    in notebook order."""
+    notebooks = {}
+    for path in sorted(solutions_dir().glob("*.ipynb")):
+        match = NOTEBOOK_NAME.fullmatch(path.stem)
+        if match is None:
+            raise ValueError(f"solutions/{path.name}: a notebook's name is NN_<stem>.ipynb (e.g. 04_carlini_wagner)")
+        notebooks[path.stem] = importlib.import_module(f"{__name__}.{match.group(2)}")
+    return notebooks
+
+
+NOTEBOOKS: dict[str, ModuleType] = _discover()
 
 
 def checks_of(notebook: str) -> ModuleType:

@@ -11,8 +11,8 @@ from ddcourse.training import predict_logits
 
 EXERCISES = ["saturated_fraction", "fgsm_scaled_logits", "pgd_attack", "transfer_success_rate"]
 DEPENDS = {"saturated_fraction": [], "fgsm_scaled_logits": [], "pgd_attack": [], "transfer_success_rate": []}
-PGD = dict(probe="break_probes.probe_pgd", judge="break_probes.judge_pgd")
-TRANSFER = dict(probe="break_probes.probe_transfer", judge="break_probes.judge_transfer")
+PGD = dict(probe="breaking_the_defense.probe_pgd", judge="breaking_the_defense.judge_pgd")
+TRANSFER = dict(probe="breaking_the_defense.probe_transfer", judge="breaking_the_defense.judge_transfer")
 DROPOUT_NOTE = "in train mode (its dropout must be off during the call: eval mode, then restore the mode)"
 
 
@@ -156,7 +156,7 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
     cases.append(_transfer("the target gets no image right: nothing to transfer to, nan", model_arg("tiny", seed=seed()),
                            target, x, x_adv, y))
     cases.append(Case(ex, "8 labels for 16 images: a ValueError naming y",
-                      args=[small, small, "scripted attack", x16, y8], probe="break_probes.probe_transfer",
+                      args=[small, small, "scripted attack", x16, y8], probe="breaking_the_defense.probe_transfer",
                       judge="raises", options={"adversarial": x16, "error": "ValueError", "names": ["y"]}))
     return cases
 

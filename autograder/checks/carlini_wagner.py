@@ -3,7 +3,7 @@
 The attacks are checked where the answer is known exactly: on an affine
 classifier (architecture "linear") the smallest perturbation that changes
 the decision is margin / ||w_t - w_y||, so a correct attack must land within
-a few percent of it (ddcourse/checking/cw_probes.py judges that, and how
+a few percent of it (ddcourse/checking/carlini_wagner.py judges that, and how
 the attack restarts its search steps). Every model here is tiny, so that
 grading the whole notebook takes seconds.
 """
@@ -25,7 +25,7 @@ DEPENDS = {
     "cw_l2_attack": ["cw_l2_loss", "cw_objective", "from_tanh_space", "to_tanh_space", "update_constants"],
     "cw_linf_attack": ["cw_objective", "from_tanh_space", "to_tanh_space"],
 }
-ATTACK = dict(probe="cw_probes.probe_attack", judge="cw_probes.judge_attack")
+ATTACK = dict(probe="carlini_wagner.probe_attack", judge="carlini_wagner.judge_attack")
 TRUE, RUNNER_UP, UNREACHABLE = 3, 7, 0   # the affine problems' classes
 NO_BOUND = 1e10                          # update_constants: upper >= this means no c has worked yet
 # How far above the exact minimum cw_l2_attack with its default settings may land on the affine problems. Measured
@@ -44,7 +44,7 @@ def _raises(exercise, name, args, names, kwargs=None, probe="call"):
 
 
 def _batched(exercise, name, small: list, large: list) -> Case:
-    return Case(exercise, name, args=large, probe="cw_probes.probe_torch_calls", judge="cw_probes.judge_torch_calls",
+    return Case(exercise, name, args=large, probe="carlini_wagner.probe_torch_calls", judge="carlini_wagner.judge_torch_calls",
                 options={"small": small})
 
 
@@ -94,7 +94,7 @@ def _other_classes(g, y, k=10):
 
 
 def _attack_case(exercise, name, model, x, target, *, minimum=None, norm=2.0, tolerance=None, **kwargs):
-    """A case of an attack, judged by cw_probes.judge_attack; kwargs go to the attack, except the judge's
+    """A case of an attack, judged by carlini_wagner.judge_attack; kwargs go to the attack, except the judge's
     options fresh_adam, max_iterations and misses_allowed."""
     options = {key: kwargs.pop(key) for key in ("fresh_adam", "max_iterations", "misses_allowed") if key in kwargs}
     if minimum is not None:
@@ -130,11 +130,11 @@ def _minimal(name, problem, raises: list | None = None):
     """A minimal_perturbation case with a scripted attack; with ``raises``, a bad argument (changed in args)
     that must get a ValueError naming one of ``raises``."""
     args, kwargs, options = problem
-    judge = "cw_probes.judge_minimal_perturbation"
+    judge = "carlini_wagner.judge_minimal_perturbation"
     if raises:
         judge, options = "raises", {**options, "error": "ValueError", "names": raises}
     return Case("minimal_perturbation", name, args=args, kwargs=kwargs, options=options,
-                probe="cw_probes.probe_minimal_perturbation", judge=judge)
+                probe="carlini_wagner.probe_minimal_perturbation", judge=judge)
 
 
 def _with_arg(problem, index, value):
@@ -181,9 +181,9 @@ def public_cases() -> list[Case]:
         _raises("cw_objective", "3 targets for 2 logit vectors: a ValueError naming target",
                 [example, torch.tensor([1, 0, 2])], ["target"]),
         Case("to_tanh_space", "x = 0, 0.25, 0.5, 1 (finite at 0 and 1; ½(tanh(w) + 1) gives x back)",
-             args=[torch.tensor([0.0, 0.25, 0.5, 1.0])], judge="cw_probes.judge_round_trip"),
+             args=[torch.tensor([0.0, 0.25, 0.5, 1.0])], judge="carlini_wagner.judge_round_trip"),
         Case("to_tanh_space", "2 images with pixels at exactly 0 and 1", args=[images],
-             judge="cw_probes.judge_round_trip"),
+             judge="carlini_wagner.judge_round_trip"),
         _close("from_tanh_space", "w from -10 to 10", torch.linspace(-10, 10, 9), grad_of=0,
                grad_weights=torch.linspace(1, 2, 9)),
         _close("from_tanh_space", "w = ±100: exactly 0 and 1", torch.tensor([-100.0, 100.0])),
@@ -192,7 +192,7 @@ def public_cases() -> list[Case]:
         _close("cw_l2_loss", "untargeted, kappa=1", *_loss_args(g, tiny, 3, c), kwargs={"kappa": 1.0, "targeted": False},
                rtol=1e-4, atol=1e-5),
         Case("cw_l2_loss", "the loss's gradient reaches w", args=_loss_args(g, tiny, 3, c),
-             probe="cw_probes.probe_loss_gradient", options={"rtol": 1e-4, "atol": 1e-5}),
+             probe="carlini_wagner.probe_loss_gradient", options={"rtol": 1e-4, "atol": 1e-5}),
         _raises("cw_l2_loss", "c of shape [2] for 3 samples: a ValueError naming c", _loss_args(g, tiny, 3, c[:2]), ["c"]),
         _close("update_constants", "one sample per situation (see the table above)", *_constants_table()),
         _raises("update_constants", "success given as floats: a ValueError naming success",
@@ -244,10 +244,10 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
     edges = torch.tensor([0.0, 1.0]).repeat(8)
     cases += [
         Case(ex, "8 MNIST-like images, half of the pixels at exactly 0 or 1", args=[_images(g, 8, 0.5)],
-             judge="cw_probes.judge_round_trip"),
-        Case(ex, "float64 images", args=[_images(g, 4, 0.5).double()], judge="cw_probes.judge_round_trip"),
-        Case(ex, "eps=1e-3", args=[_images(g, 4, 0.5)], kwargs={"eps": 1e-3}, judge="cw_probes.judge_round_trip"),
-        Case(ex, "only 0s and 1s", args=[edges], judge="cw_probes.judge_round_trip"),
+             judge="carlini_wagner.judge_round_trip"),
+        Case(ex, "float64 images", args=[_images(g, 4, 0.5).double()], judge="carlini_wagner.judge_round_trip"),
+        Case(ex, "eps=1e-3", args=[_images(g, 4, 0.5)], kwargs={"eps": 1e-3}, judge="carlini_wagner.judge_round_trip"),
+        Case(ex, "only 0s and 1s", args=[edges], judge="carlini_wagner.judge_round_trip"),
         _raises(ex, "x = 1.5: a ValueError naming x", [torch.tensor([0.5, 1.5])], ["x"]),
         _raises(ex, "x = -0.1: a ValueError naming x", [torch.tensor([-0.1, 0.5])], ["x"]),
     ]
@@ -273,7 +273,7 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
         _close(ex, "w at the original image: no distance", *(lambda a: [a[0], _tanh_space(a[2]), *a[2:]])(
             _loss_args(g, tiny, 4, c5[:4])), **loose),
         Case(ex, "the loss's gradient reaches w, small CNN, untargeted", args=_loss_args(g, small, 4, c5[1:]),
-             kwargs={"targeted": False}, probe="cw_probes.probe_loss_gradient", options=loose),
+             kwargs={"targeted": False}, probe="carlini_wagner.probe_loss_gradient", options=loose),
         _raises(ex, "w of another shape than x: a ValueError naming w",
                 (lambda a: [a[0], a[1][:, :, :27], *a[2:]])(_loss_args(g, tiny, 3, c5[:3])), ["w"]),
         _raises(ex, "c of shape [5] for 3 samples: a ValueError naming c", _loss_args(g, tiny, 3, c5), ["c"]),

@@ -13,8 +13,8 @@ EXERCISES = ["temperature_cross_entropy", "soft_labels", "defensive_distillation
 # exercise -> the earlier exercises it calls: it is graded with their reference versions, so that one
 # mistake costs points once (tests/test_fairness.py checks each entry)
 DEPENDS = {"defensive_distillation": ["soft_labels"], "fgsm": ["input_gradient"]}
-DISTILLATION_PROBE = "defensive_probes.probe_defensive_distillation"
-DISTILLATION_JUDGE = "defensive_probes.judge_defensive_distillation"
+DISTILLATION_PROBE = "defensive_distillation.probe_defensive_distillation"
+DISTILLATION_JUDGE = "defensive_distillation.judge_defensive_distillation"
 DROPOUT_NOTE = "in train mode (its dropout must be off during the call: eval mode, then restore the mode)"
 
 

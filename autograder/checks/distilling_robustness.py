@@ -14,11 +14,11 @@ EXERCISES = ["smoothed_probabilities", "smoothed_distillation_loss", "adversaria
              "transfer_accuracy"]
 DEPENDS = {exercise: [] for exercise in EXERCISES}
 SMOOTHED = dict(probe="distilling_robustness.probe_smoothed", judge="distilling_robustness.judge_smoothed")
-LOSS_GRADIENTS = dict(probe="distillation_probes.probe_loss_gradients",
-                      judge="distillation_probes.judge_loss_gradients")
+LOSS_GRADIENTS = dict(probe="knowledge_distillation.probe_loss_gradients",
+                      judge="knowledge_distillation.judge_loss_gradients")
 STEP = dict(probe="distilling_robustness.probe_ard_step", judge="distilling_robustness.judge_ard_step")
 STEP_OPTIONS = {"lr": 0.5, "stale_grad": 0.25}   # plain SGD, and the stale gradients a step must clear first
-TRANSFER = dict(probe="break_probes.probe_transfer", judge="break_probes.judge_transfer")
+TRANSFER = dict(probe="breaking_the_defense.probe_transfer", judge="breaking_the_defense.judge_transfer")
 COPIES = 2000        # copies in the Monte Carlo cases: the mean of 2000 probabilities is within 0.035 of its
 MC_TOLERANCE = 0.1   # expectation at 3 standard deviations, so two correct answers differ by less than 0.1
 

@@ -5,16 +5,16 @@ import torch
 import torch.nn.functional as F
 
 from ddcourse.checking.cases import Case, model_arg
-from ddcourse.checking.distillation_probes import OPTIMIZER_SLOT
+from ddcourse.checking.knowledge_distillation import OPTIMIZER_SLOT
 
 EXERCISES = ["soft_targets", "soft_cross_entropy", "distillation_loss", "distillation_step"]
 # exercise -> the earlier exercises it calls: it is graded with their reference versions, so that one
 # mistake costs points once (tests/test_fairness.py checks each entry)
 DEPENDS = {"distillation_loss": ["soft_targets"], "distillation_step": ["distillation_loss"]}
 
-LOSS_GRADIENTS = {"probe": "distillation_probes.probe_loss_gradients",
-                  "judge": "distillation_probes.judge_loss_gradients"}
-STEP = {"probe": "distillation_probes.probe_distillation_step", "judge": "distillation_probes.judge_distillation_step"}
+LOSS_GRADIENTS = {"probe": "knowledge_distillation.probe_loss_gradients",
+                  "judge": "knowledge_distillation.judge_loss_gradients"}
+STEP = {"probe": "knowledge_distillation.probe_distillation_step", "judge": "knowledge_distillation.judge_distillation_step"}
 STEP_OPTIONS = {"lr": 0.5, "stale_grad": 0.25}   # plain SGD, and the stale gradients a step must clear first
 STUDENT, TEACHER = "mlp", "tiny"   # the teacher has dropout, so running it in train mode shows
 
