@@ -93,6 +93,7 @@ WRONG = {
         "loop over copies": (_smoothed("p = torch.stack([torch.softmax(model(x + sigma * torch.randn_like(x)) / T, "
                                        "dim=1) for _ in range(m)]).mean(0)"), "call the model once"),
         "detached": (_smoothed("with torch.no_grad():\n    " + MEAN_OF_PROBABILITIES), "not connected to x"),
+        "T left out": (_smoothed("p = torch.softmax(model(noisy), dim=1).view(m, len(x), -1).mean(0)"), "left out T"),
     },
     "smoothed_distillation_loss": {
         "weights swapped": (LOSS.format(detach=".detach()", result="w * F.cross_entropy(student_logits, y) - "

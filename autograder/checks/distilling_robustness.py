@@ -39,8 +39,13 @@ def _noisy_logits(spec: dict, x: torch.Tensor, sigma: float, m: int, seed: int) 
     return predict_logits(build_model(spec, "cpu"), (x + noise).flatten(0, 1)).view(m, len(x), -1)
 
 
+T_HINT = "you left out T: divide each copy's logits by T before its softmax"
+
+
 def _wrong_smoothings(spec: dict, x: torch.Tensor, sigma: float, m: int, T: float) -> dict:
-    """The known wrong answers, {hint: output}, each drawn with its own noise."""
+    """The known wrong answers, {hint: output}, each drawn with its own noise (at sigma = 0, only T's)."""
+    if sigma == 0:
+        return {T_HINT: torch.softmax(predict_logits(build_model(spec, "cpu"), x), dim=1)} if T != 1 else {}
     logits = _noisy_logits(spec, x, sigma, m, seed=1)
     wrong = {
         "your output is the softmax of x without noise: the smoothed classifier adds fresh N(0, sigma²) noise to "
@@ -52,7 +57,7 @@ def _wrong_smoothings(spec: dict, x: torch.Tensor, sigma: float, m: int, T: floa
             F.one_hot(logits.argmax(2), logits.shape[2]).float().mean(0),
     }
     if T != 1:
-        wrong["you left out T: divide each copy's logits by T before its softmax"] = torch.softmax(logits, 2).mean(0)
+        wrong[T_HINT] = torch.softmax(logits, 2).mean(0)
     return wrong
 
 
@@ -60,8 +65,7 @@ def _smoothed(name, spec, x, sigma, m, T=1.0, seed=0):
     kwargs = {} if T == 1.0 else {"T": T}
     options = {"atol": MC_TOLERANCE if sigma > 0 else 1e-6, "seed": seed,
                "grad_weights": torch.linspace(-1, 1, 10).repeat(len(x), 1)}
-    if sigma > 0:
-        options["wrong"] = _wrong_smoothings(spec, x, sigma, m, T)
+    options["wrong"] = _wrong_smoothings(spec, x, sigma, m, T)
     return Case("smoothed_probabilities", name, args=[spec, x, sigma, m], kwargs=kwargs, options=options, **SMOOTHED)
 
 
@@ -141,6 +145,9 @@ def public_cases() -> list[Case]:
                   model_arg("tiny", seed=1), x6, 0.0, 3),
         _smoothed(f"a steep tiny CNN, 6 images, sigma=0.5, M={COPIES} (Monte Carlo: within {MC_TOLERANCE})",
                   steep, x6, 0.5, COPIES),
+        _smoothed("sigma=0, T=2: the softmax of logits / T", model_arg("tiny", seed=1), x6, 0.0, 3, T=2.0),
+        _smoothed(f"an unscaled tiny CNN, sigma=0.5, M={COPIES}: each copy's probabilities are soft, so they are not "
+                  f"its vote", model_arg("tiny", seed=1), x6, 0.5, COPIES),
         _raises("smoothed_probabilities", "sigma=-0.1", [steep, x6, -0.1, 4], ["sigma"], probe=SMOOTHED["probe"]),
         _loss("6 rows, T=1, w=0.5", torch.randn(6, 10, generator=g) * 2, _teacher_rows(g, 6),
               torch.randint(0, 10, (6,), generator=g), 1.0, 0.5),
@@ -175,7 +182,7 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
         _smoothed(f"a steep tiny CNN, 8 images, sigma=0.5, M={COPIES}", steep, x8, 0.5, COPIES, seed=seed()),
         _smoothed(f"a steep tiny CNN in train mode (evaluate in eval mode), sigma=0.5, M={COPIES}", steep_training, x5,
                   0.5, COPIES, seed=seed()),
-        _smoothed(f"a steep tiny CNN, sigma=0.8, T=3, M={COPIES}", steep, x5, 0.8, COPIES, T=3.0, seed=seed()),
+        _smoothed(f"a steep tiny CNN, sigma=0.5, T=2, M={COPIES}", steep, x5, 0.5, COPIES, T=2.0, seed=seed()),
         _smoothed("M=1, sigma=0.3: one noisy copy", steep, x5[:1], 0.3, 1, seed=seed()),
         _raises(ex, "m=0", [steep, x5, 0.5, 0], ["m"], probe=SMOOTHED["probe"]),
         _raises(ex, "T=0", [steep, x5, 0.5, 4], ["T"], kwargs={"T": 0.0}, probe=SMOOTHED["probe"]),
