@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.defensive_distillation import _attack_outcomes, _distilled_like, _images, _labels
-from ddcourse.checking.cases import Case, model_arg
+from autograder.checks.fixtures import attack_outcomes, distilled_like, images, labels
+from ddcourse.checking.cases import RAISES_JUDGE, Case, model_arg
 from ddcourse.checking.distilling_robustness import OPTIMIZER_SLOT
 from ddcourse.checking.probes import build_model
 from ddcourse.training import predict_logits
@@ -25,7 +25,7 @@ MC_TOLERANCE = 0.1   # expectation at 3 standard deviations, so two correct answ
 
 def _raises(exercise, name, args, names, kwargs=None, **kind):
     return Case(exercise, f"{name} is rejected with a ValueError naming {' or '.join(names)}", args=list(args),
-                kwargs=kwargs or {}, judge="raises", options={"error": "ValueError", "names": names},
+                kwargs=kwargs or {}, judge=RAISES_JUDGE, options={"error": "ValueError", "names": names},
                 **{k: v for k, v in kind.items() if k == "probe"})
 
 
@@ -73,7 +73,7 @@ def _steep(seed: int, training: bool = False) -> dict:
     """A tiny CNN with its logits scaled 30-fold: each noisy copy is confidently one class, and noise of sigma
     0.5 changes which, so the mean of the probabilities, the softmax of the mean logits and the clean softmax
     differ by far more than the Monte Carlo tolerance."""
-    return _distilled_like(model_arg("tiny", seed=seed, training=training), scale=30.0)
+    return distilled_like(model_arg("tiny", seed=seed, training=training), scale=30.0)
 
 
 # --------------------------------------------------------------------------- #
@@ -99,7 +99,7 @@ def _step(name, student, teacher, x, y, eps, alpha, steps, T, w, random_start):
 
 def _step_raises(name, args, names):
     return Case("adversarial_distillation_step", f"{name} is rejected with a ValueError naming {' or '.join(names)}",
-                args=args, kwargs={"random_start": False}, probe=STEP["probe"], judge="raises",
+                args=args, kwargs={"random_start": False}, probe=STEP["probe"], judge=RAISES_JUDGE,
                 options={"error": "ValueError", "names": names, **STEP_OPTIONS})
 
 
@@ -134,12 +134,12 @@ def _transfer(name, source, target, x, x_adv, y):
 # --------------------------------------------------------------------------- #
 def public_cases() -> list[Case]:
     g = torch.Generator().manual_seed(7)
-    x6 = _images(g, 6)
+    x6 = images(g, 6)
     steep = _steep(1)
     linear_student, linear_teacher = model_arg("linear", seed=2, training=True), model_arg("linear", seed=3)
-    x_step = _images(g, 6)
-    y_step = _labels(g, linear_student, x_step, right=4)
-    target, x_t, x_adv, y_t = _attack_outcomes(g, model_arg("tiny", seed=4), flipped=2, kept=3, wrong=3)
+    x_step = images(g, 6)
+    y_step = labels(g, linear_student, x_step, right=4)
+    target, x_t, x_adv, y_t = attack_outcomes(g, model_arg("tiny", seed=4), flipped=2, kept=3, wrong=3)
     return [
         _smoothed("sigma=0: no noise, the plain softmax of a tiny CNN (and its gradient w.r.t. x)",
                   model_arg("tiny", seed=1), x6, 0.0, 3),
@@ -174,7 +174,7 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
         return int(torch.randint(0, 1000, (1,), generator=g))
 
     ex = "smoothed_probabilities"
-    x8, x5 = _images(g, 8), _images(g, 5)
+    x8, x5 = images(g, 8), images(g, 5)
     steep, steep_training = _steep(seed()), _steep(seed(), training=True)
     small = model_arg("small", seed=seed())
     cases = [
@@ -211,22 +211,22 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
     ex = "adversarial_distillation_step"
     mlp, small_teacher = model_arg("mlp", seed=seed(), training=True), model_arg("small", seed=seed())
     tiny_student = model_arg("tiny", seed=seed(), training=False)
-    x8 = _images(g, 8)
-    y_mlp, y_tiny = _labels(g, mlp, x8, right=5), _labels(g, tiny_student, x8, right=5)
-    binary = (_images(g, 8) > 0.3).float()   # pixels at 0 and 1: every step outwards must be clipped
+    x8 = images(g, 8)
+    y_mlp, y_tiny = labels(g, mlp, x8, right=5), labels(g, tiny_student, x8, right=5)
+    binary = (images(g, 8) > 0.3).float()   # pixels at 0 and 1: every step outwards must be clipped
     cases += [
         _step("an MLP student, a small CNN teacher, eps=0.2, alpha=0.05, 5 steps, no random start, T=2, w=0.5", mlp,
               small_teacher, x8, y_mlp, 0.2, 0.05, 5, 2.0, 0.5, False),
         _step("alpha larger than eps: eps=0.05, alpha=0.2, 3 steps, no random start (project onto the ball)", mlp,
               small_teacher, x8, y_mlp, 0.05, 0.2, 3, 1.0, 0.75, False),
         _step("black-and-white images, eps=0.3, alpha=0.1, 4 steps, no random start (clip to [0, 1])", mlp,
-              small_teacher, binary, _labels(g, mlp, binary, right=4), 0.3, 0.1, 4, 1.0, 0.75, False),
+              small_teacher, binary, labels(g, mlp, binary, right=4), 0.3, 0.1, 4, 1.0, 0.75, False),
         _step("steps=0, no random start: the distillation step on x itself, T=4, w=0.9", mlp, small_teacher, x8, y_mlp,
               0.1, 0.05, 0, 4.0, 0.9, False),
         _step("a tiny CNN student in eval mode (dropout: train mode for the loss only, mode restored), random start, "
               "eps=0.3, alpha=0.1, 5 steps", tiny_student, small_teacher, x8, y_tiny, 0.3, 0.1, 5, 1.0, 0.75, True),
         _step("black-and-white images with a random start, eps=0.3, alpha=0.1, 3 steps", mlp, small_teacher, binary,
-              _labels(g, mlp, binary, right=4), 0.3, 0.1, 3, 1.0, 0.75, True),
+              labels(g, mlp, binary, right=4), 0.3, 0.1, 3, 1.0, 0.75, True),
         _step_raises("alpha=0", [mlp, small_teacher, x8, y_mlp, OPTIMIZER_SLOT, 0.1, 0.0, 3, 1.0, 0.5], ["alpha"]),
         _step_raises("steps=-1", [mlp, small_teacher, x8, y_mlp, OPTIMIZER_SLOT, 0.1, 0.05, -1, 1.0, 0.5], ["steps"]),
         _step_raises("images outside [0, 1]", [mlp, small_teacher, x8 * 2 - 0.5, y_mlp, OPTIMIZER_SLOT, 0.1, 0.05, 3,
@@ -237,14 +237,14 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
 
     ex = "transfer_accuracy"
     for flipped, kept, wrong in ((4, 3, 4), (0, 6, 2), (5, 0, 0), (0, 0, 4)):
-        target, x, x_adv, y = _attack_outcomes(g, model_arg("small", seed=seed()), flipped, kept, wrong)
+        target, x, x_adv, y = attack_outcomes(g, model_arg("small", seed=seed()), flipped, kept, wrong)
         cases.append(_transfer(f"{flipped + kept + wrong} images; the target gets {flipped + kept} right on x, "
                                f"{kept} of them still right on x_adv", model_arg("small", seed=seed()), target, x,
                                x_adv, y))
-    x16 = _images(g, 16)
+    x16 = images(g, 16)
     cases.append(Case(ex, "8 labels for 16 images is rejected with a ValueError naming y",
                       args=[small, small, "scripted attack", x16, torch.zeros(8, dtype=torch.long)],
-                      probe=TRANSFER["probe"], judge="raises",
+                      probe=TRANSFER["probe"], judge=RAISES_JUDGE,
                       options={"adversarial": x16, "error": "ValueError", "names": ["y"]}))
     return cases
 
