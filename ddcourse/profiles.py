@@ -37,7 +37,11 @@ class Profile:
     cw_c_init: float      # first constant c of C&W's binary search (C&W: 1e-3)
     ta_temperatures: tuple  # notebook 05: temperatures of the teacher-assistant sweep (TA paper: 1, 2, 5, 10, 20, 30, 40)
     ta_chain_steps: int     # notebook 05: distillation steps of the long chain (TA paper: up to 6)
-    ta_samples: int         # notebook 05: test images attacked by C&W L2 for rho_adv, per model
+    ta_samples: int         # notebook 05: test images attacked by targeted C&W L2 for rho_adv, per model
+    ta_gradient_samples: int  # notebook 05: test images of the two sensitivity measures (TA paper: 10,000)
+    ta_cw_steps: int        # notebook 05: C&W iterations per search step (a sweep attacks 3 models per temperature)
+    ta_cw_search_steps: int  # notebook 05: C&W binary-search steps over c
+    ta_cw_lr: float         # notebook 05: C&W Adam learning rate (TA paper: 1e-2 with 10,000 iterations)
     ta_train_size: int      # notebook 05: training images of every link (a chain trains many networks)
     ta_epochs: int          # notebook 05: epochs of every link
     adv_train_size: int     # notebook 06: training images of the PGD-adversarially trained teacher and its student
@@ -59,14 +63,16 @@ PROFILES = {
                      optimizer="adam", lr=1e-3, attack_samples=16, temperatures=(1, 100), cw_steps=20, cw_search_steps=2,
                      jsma_targets="random", student_steps=40, cw_samples=8, cw_targets="random", cw_gallery=3,
                      cw_linf_samples=4, cw_l0_samples=1, cw_lr=0.5, cw_c_init=1.0,
-                     ta_temperatures=(1, 20), ta_chain_steps=3, ta_samples=8, ta_train_size=4_000, ta_epochs=2,
+                     ta_temperatures=(1, 20), ta_chain_steps=3, ta_samples=8, ta_gradient_samples=100, ta_cw_steps=20,
+                     ta_cw_search_steps=2, ta_cw_lr=0.5, ta_train_size=4_000, ta_epochs=2,
                      adv_train_size=1_000, adv_epochs=1, adv_pgd_steps=2),
     # A laptop with 2 CPU cores: each notebook in minutes, teacher accuracy >= 97%.
     "quick": Profile("quick", model="papernot", train_size=30_000, test_size=2_000, epochs=3, batch_size=128,
                      optimizer="adam", lr=1e-3, attack_samples=100, temperatures=(1, 10, 100), cw_steps=200, cw_search_steps=5,
                      jsma_targets="random", student_steps=1_000, cw_samples=100, cw_targets="random", cw_gallery=10,
                      cw_linf_samples=20, cw_l0_samples=2, cw_lr=0.05, cw_c_init=1.0,
-                     ta_temperatures=(1, 20), ta_chain_steps=3, ta_samples=30, ta_train_size=10_000, ta_epochs=2,
+                     ta_temperatures=(1, 2, 5, 10, 20, 30, 40), ta_chain_steps=6, ta_samples=20, ta_gradient_samples=200,
+                     ta_cw_steps=100, ta_cw_search_steps=4, ta_cw_lr=0.1, ta_train_size=5_000, ta_epochs=2,
                      adv_train_size=10_000, adv_epochs=2, adv_pgd_steps=5),
     # The papers' settings, for a GPU; training as in Carlini's train_models.py: its 55,000 MNIST training images,
     # 50 epochs of SGD with Nesterov momentum 0.9, lr 0.01. (The version of train_models.py read at commit 00be112
@@ -76,7 +82,8 @@ PROFILES = {
                     cw_steps=1_000, cw_search_steps=9, jsma_targets="all", student_steps=1_000, cw_samples=1_000,
                     cw_targets="all", cw_gallery=10, cw_linf_samples=1_000, cw_l0_samples=10,
                     cw_lr=1e-2, cw_c_init=1e-3, ta_temperatures=(1, 2, 5, 10, 20, 30, 40), ta_chain_steps=6,
-                    ta_samples=1_000, ta_train_size=55_000, ta_epochs=50,
+                    ta_samples=1_000, ta_gradient_samples=10_000, ta_cw_steps=1_000, ta_cw_search_steps=9,
+                    ta_cw_lr=1e-2, ta_train_size=55_000, ta_epochs=50,
                     adv_train_size=55_000, adv_epochs=50, adv_pgd_steps=40),
 }
 

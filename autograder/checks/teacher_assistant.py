@@ -1,15 +1,19 @@
 """Checks of notebook 05_teacher_assistant."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from autograder.checks.defensive_distillation import _distilled_like, _eval_gradient, _images, _labels
 from ddcourse.checking.cases import Case, model_arg
 from ddcourse.training import predict_logits
 
-EXERCISES = ["distill_chain", "confidence", "small_gradient_fraction"]
-DEPENDS = {"distill_chain": [], "confidence": [], "small_gradient_fraction": []}
+EXERCISES = ["distill_chain", "chain_of_length", "confidence", "small_gradient_fraction", "sensitivity",
+             "paired_difference_interval"]
+DEPENDS = {"chain_of_length": ["distill_chain"]}
 CHAIN = dict(probe="teacher_assistant.probe_distill_chain", judge="teacher_assistant.judge_distill_chain")
+LENGTH = dict(probe="teacher_assistant.probe_chain_of_length", judge="teacher_assistant.judge_chain_of_length")
 
 
 def _close(exercise, name, *args, **options):
@@ -24,6 +28,25 @@ def _raises(exercise, name, args, names, probe="call", **options):
 def _chain(name, models, x, y, T):
     return Case("distill_chain", name, args=["recording make_models", x, y, T, "recording train_fn"],
                 options={"models": models}, **CHAIN)
+
+
+def _length(name, steps, x, y, T, sizes=None, g=None, **options):
+    """A chain_of_length case; its recording constructor builds one model per call from ``sizes`` (tiny ones by
+    default), one more than a correct chain needs, so that an extra call is observed rather than crashing."""
+    links = steps + 2 if isinstance(steps, int) and steps >= 0 else 3
+    sizes = sizes or ["tiny"] * links
+    seeds = (torch.randint(0, 1000, (len(sizes),), generator=g).tolist() if g is not None
+             else [20 + i for i in range(len(sizes))])
+    return Case("chain_of_length", name, args=["recording make_model", steps, x, y, T, "recording train_fn"],
+                options={"models": [model_arg(size, seed=s) for size, s in zip(sizes, seeds)], **options}, **LENGTH)
+
+
+def _distances(g, n, not_attacked=0, failed=0, scale=1.5):
+    """n positive distances, the first ``not_attacked`` nan and the next ``failed`` inf."""
+    d = torch.rand(n, generator=g, dtype=torch.float64) * scale + 0.2
+    d[:not_attacked] = math.nan
+    d[not_attacked:not_attacked + failed] = math.inf
+    return d[torch.randperm(n, generator=g)]
 
 
 def public_cases() -> list[Case]:
@@ -46,6 +69,19 @@ def public_cases() -> list[Case]:
         _close("small_gradient_fraction", "a tiny CNN, 8 images, threshold 1e-3", tiny, x, y, 1e-3),
         _raises("small_gradient_fraction", "threshold=-1 is rejected with a ValueError naming threshold",
                 [tiny, x, y, -1.0], ["threshold"]),
+        _length("six steps after the teacher (the paper's multi-step chain), 8 images, T=20", 6, _images(g, 8),
+                torch.randint(0, 10, (8,), generator=g), 20.0),
+        _length("steps=0: the teacher alone, T=1", 0, _images(g, 8), torch.randint(0, 10, (8,), generator=g), 1.0),
+        _close("sensitivity", "a tiny CNN, 8 images: no gradient below 1e-10", tiny, x),
+        _close("sensitivity", "logits as large as a distilled model's: some Jacobians exactly zero", saturated, x),
+        _close("sensitivity", "a tiny CNN in train mode, threshold 5.9e-4 (mode restored)", tiny_train, x, 5.9e-4),
+        _close("paired_difference_interval", "the worked example: [1, 2, nan, 4] and [0.5, 1, 3, 3]",
+               torch.tensor([1.0, 2.0, math.nan, 4.0], dtype=torch.float64),
+               torch.tensor([0.5, 1.0, 3.0, 3.0], dtype=torch.float64)),
+        _close("paired_difference_interval", "20 images, 2 not attacked and 1 attack failed, z=2.58",
+               _distances(g, 20, 2, 1), _distances(g, 20, 1, 0), 2.58),
+        _raises("paired_difference_interval", "a of shape [5] and b of shape [4]: a ValueError naming b",
+                [_distances(g, 5), _distances(g, 4)], ["b"]),
     ]
 
 
@@ -96,6 +132,45 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
         _raises(ex, "threshold=0 is rejected with a ValueError naming threshold", [small, x16, y16, 0.0],
                 ["threshold"]),
     ]
+    ex = "chain_of_length"
+    x12, y12 = _images(g, 12), torch.randint(0, 10, (12,), generator=g)
+    cases += [_length(f"{steps} steps after the teacher, 12 images, T={T:g}", steps, x12, y12, T, g=g)
+              for steps, T in ((1, 2.0), (3, 40.0))]
+    cases.append(_length("2 steps of small CNNs, T=5", 2, x12, y12, 5.0, sizes=["small"] * 4, g=g))
+    cases += [Case(ex, f"steps={steps!r} is rejected with a ValueError naming steps",
+                   args=["recording make_model", steps, x8, y12[:8], 2.0, "recording train_fn"],
+                   options={"models": [model_arg("tiny", seed=seed()) for _ in range(3)], "error": "ValueError",
+                            "names": ["steps"]}, probe=LENGTH["probe"], judge="raises")
+              for steps in (-1, 1.5)]
+
+    ex = "sensitivity"
+    saturated_tiny = _distilled_like(model_arg("tiny", seed=seed()))
+    large_logits = _distilled_like(model_arg("small", seed=seed()), scale=100.0)
+    cases += [
+        _close(ex, "logits as large as a distilled model's, 16 images", saturated_tiny, x16),
+        _close(ex, "the same model, threshold 1e-14", saturated_tiny, x16, 1e-14),
+        _close(ex, "logits 100 times a fresh model's, threshold 4e-4 (a per-sample mean over classes and pixels)",
+               large_logits, x16, 4e-4),
+        _close(ex, "a small CNN, threshold 9.2e-5", small, x16, 9.2e-5),
+        _close(ex, "the Papernot CNN in train mode, 9 images, threshold 7.2e-6", papernot, x9, 7.2e-6),
+        _close(ex, "one image", saturated, x16[:1]),
+        _raises(ex, "threshold=0 is rejected with a ValueError naming threshold", [small, x16, 0.0], ["threshold"]),
+        _raises(ex, "an empty batch is rejected with a ValueError naming x", [small, x16[:0]], ["x"]),
+    ]
+    ex = "paired_difference_interval"
+    for n in (5, 37):
+        cases.append(_close(ex, f"{n} images, some not attacked, some failed", _distances(g, n, 1, 1),
+                            _distances(g, n, 1, 0)))
+    two = _distances(g, 6, 2, 2)
+    same = _distances(g, 10)
+    cases += [
+        _close(ex, "exactly 2 usable pairs", two, _distances(g, 6)),
+        _close(ex, "identical distances: (0, 0, 0)", same, same.clone()),
+        _close(ex, "float32 distances, z=1.0", _distances(g, 12).float(), _distances(g, 12, 0, 2).float(), 1.0),
+        _raises(ex, "one usable pair: a ValueError naming a and b", [_distances(g, 4, 3), _distances(g, 4)], ["a"]),
+        _raises(ex, "z=0 is rejected with a ValueError naming z", [same, same.clone(), 0.0], ["z"]),
+        _raises(ex, "a 2-D a is rejected with a ValueError naming a", [same.reshape(2, 5), same.reshape(2, 5)], ["a"]),
+    ]
     return cases
 
 
@@ -119,4 +194,50 @@ MISTAKES = {
             lambda model, x, y, threshold=1e-10: (_eval_gradient(model, x, y, "mean").abs().flatten(1).mean(1)
                                                   < threshold).float().mean().item(),
     },
+    "sensitivity": {
+        "you counted Jacobian entries, not samples: take each sample's mean absolute Jacobian, then the fraction of "
+        "samples below the threshold":
+            lambda model, x, threshold=1e-10: (_softmax_jacobian(model, x).abs() < threshold).float().mean().item(),
+        "you differentiated the sum of the probabilities, which is 1 for every input: take each class's gradient "
+        "separately":
+            lambda model, x, threshold=1e-10: (_summed_probability_gradient(model, x).abs().flatten(1).mean(1)
+                                               < threshold).float().mean().item(),
+        "you differentiated the logits: Mandal & Guo's eq. 10 is the Jacobian of the softmax output F(X)":
+            lambda model, x, threshold=1e-10: (_softmax_jacobian(model, x, softmax=False).abs().flatten(1).mean(1)
+                                               < threshold).float().mean().item(),
+    },
+    "paired_difference_interval": {
+        "your interval uses the population standard deviation (divide by n - 1, not n)":
+            lambda a, b, z=1.96: _paired(a, b, z, unbiased=False),
+        "your interval treats the two models as unpaired: use the standard deviation of the per-image differences":
+            lambda a, b, z=1.96: _paired(a, b, z, unpaired=True),
+        "your difference is b - a; the function returns the mean of a - b":
+            lambda a, b, z=1.96: _paired(b, a, z),
+    },
 }
+
+
+def _softmax_jacobian(model, x, softmax=True):
+    """[N, K, ...]: d softmax(model(x))_k / dx (or d logit_k / dx), per sample, in eval mode."""
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    out = model(x)
+    out = torch.softmax(out, dim=-1) if softmax else out
+    rows = [torch.autograd.grad(out[:, k].sum(), x, retain_graph=True)[0] for k in range(out.shape[1])]
+    return torch.stack(rows, dim=1)
+
+
+def _summed_probability_gradient(model, x):
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(torch.softmax(model(x), dim=-1).sum(), x)
+    return grad
+
+
+def _paired(a, b, z, unbiased=True, unpaired=False):
+    both = torch.isfinite(a) & torch.isfinite(b)
+    a, b = a[both].double(), b[both].double()
+    d = a - b
+    spread = (a.var() + b.var()).sqrt() if unpaired else d.std(unbiased=unbiased)
+    half = z * spread.item() / math.sqrt(len(d))
+    return d.mean().item(), d.mean().item() - half, d.mean().item() + half

@@ -79,3 +79,29 @@ def judge_distill_chain(case: Case, expected: dict, got: dict, mistakes: dict | 
     if any(got["returned_training"]):
         return Verdict(False, "a model was returned in train mode: return every link in eval mode (model.eval())")
     return Verdict(True)
+
+
+def probe_chain_of_length(fn, case: Case, device) -> dict:
+    """Call fn(make_model, steps, x, y, T, train_fn) with one recording constructor: its k-th call builds
+    case.options["models"][k] (the last one again past the end); return the record as plain data.
+
+    case.args: [a label for make_model, steps, x, y, T, a label for train_fn].
+    """
+    specs = case.options["models"]
+    steps, x, y, T = to_device(case.args[1:5], device)
+    recorder = TrainingRecorder(specs, x, device)
+
+    def make_model():
+        return recorder.constructor(min(len(recorder.made), len(specs) - 1))()
+    output = fn(make_model, steps, x, y, T, recorder.train_fn)
+    return recorder.record(output, returned_as=recorder.index)
+
+
+def judge_chain_of_length(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:
+    """As distill_chain's judge, the k-th model made standing for the k-th constructor, with a hint for the
+    off-by-one chain (steps models instead of steps + 1)."""
+    verdict = judge_distill_chain(case, expected, got, mistakes)
+    if not verdict.passed and "error" not in got and got["made"] == expected["made"] - 1:
+        verdict.message += ("\nhint: a chain of `steps` distillation steps after the teacher holds steps + 1 "
+                            "models (Mandal & Guo: \"six models were trained sequentially after the teacher\")")
+    return verdict
