@@ -1,6 +1,8 @@
 """nbgrader grading outside the students' kernels: ``python -m autograder nbgrader-grade ASSIGNMENT``.
 
 Run in an nbgrader course folder (made by ``python -m autograder nbgrader-course``):
+0. the solved notebook is graded in the sandbox first (engine.self_check): unless it gets every point,
+   the command stops with an error and nothing is graded or written to the gradebook;
 1. ``nbgrader autograde`` records the submissions in the gradebook and writes
    autograded/ without executing them (the course's config disables nbgrader's
    Execute preprocessor, and this command does too);
@@ -18,8 +20,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.engine import DEFAULT_SEED, NotebookReport, grade_notebook
-from autograder.sandbox import Limits
+from autograder.engine import DEFAULT_SEED, NotebookReport, grade_notebook, self_check
+from autograder.limits import Limits
+from autograder.report import notebooks_of
 
 TEST_PREFIX = "test_"  # grade id of an exercise's test cell: test_<exercise>
 
@@ -60,6 +63,11 @@ def grade_assignment(root: Path | str, assignment: str, *, students: list[str] |
     root = Path(root)
     if not (root / "nbgrader_config.py").exists():
         raise ValueError(f"root must be an nbgrader course folder (with nbgrader_config.py), got {root}")
+    source = sorted((root / "source" / assignment).glob("*.ipynb"))
+    if not source:
+        raise ValueError(f"assignment must name a folder of notebooks in {root / 'source'}, got {assignment!r}")
+    for notebook in notebooks_of(source):   # before nbgrader touches the gradebook
+        self_check(notebook, device=device, limits=limits)
     _autograde(root, assignment, students)
     graded = []
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:

@@ -18,7 +18,7 @@ from ddcourse.checking.training_record import TrainingRecorder, describe_targets
 def probe_defensive_distillation(fn, case: Case, device) -> dict:
     """Call fn(make_model, x, y, T, train_fn) with recording stand-ins; return the record as plain data.
 
-    case.args: [a label for make_model, x, y, T, a label for train_fn];
+    case.args: [stand-ins (cases.stand_in) for make_model, x, y, T, and train_fn];
     case.options["models"]: model_arg data, handed out by make_model in turn.
     """
     specs = case.options["models"]

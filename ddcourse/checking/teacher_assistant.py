@@ -15,7 +15,7 @@ from ddcourse.checking.training_record import TrainingRecorder, describe_targets
 def probe_distill_chain(fn, case: Case, device) -> dict:
     """Call fn(make_models, x, y, T, train_fn) with recording stand-ins; return the record as plain data.
 
-    case.args: [a label for make_models, x, y, T, a label for train_fn];
+    case.args: [stand-ins (cases.stand_in) for make_models, x, y, T, and train_fn];
     case.options["models"]: model_arg data, one per constructor of make_models.
     """
     specs = case.options["models"]
@@ -85,7 +85,7 @@ def probe_chain_of_length(fn, case: Case, device) -> dict:
     """Call fn(make_model, steps, x, y, T, train_fn) with one recording constructor: its k-th call builds
     case.options["models"][k] (the last one again past the end); return the record as plain data.
 
-    case.args: [a label for make_model, steps, x, y, T, a label for train_fn].
+    case.args: [stand-ins (cases.stand_in) for make_model, steps, x, y, T, and train_fn].
     """
     specs = case.options["models"]
     steps, x, y, T = to_device(case.args[1:5], device)
