@@ -7,8 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from autograder.constants import DEFAULT_SEED
+from autograder.limits import Limits
+
 # the grader's modules load torch: they are imported by the commands that need them, so that --help is instant
-DEFAULT_SEED = 2016  # autograder.engine.DEFAULT_SEED; tests/test_cli.py checks they agree
 
 
 def _submissions(paths: list[str]) -> list[Path]:
@@ -28,7 +30,7 @@ def _submissions(paths: list[str]) -> list[Path]:
 def _limits(args):
     """The grading limits from the command line; refuses to go on where the sandbox cannot start, unless
     told --unsafe-no-sandbox (then it says loudly that every submission is trusted)."""
-    from autograder.sandbox import Limits, sandbox_problem
+    from autograder.sandbox import sandbox_problem
 
     if args.unsafe_no_sandbox:
         print("WARNING: --unsafe-no-sandbox: submissions run WITHOUT isolation and can read the solutions, "
@@ -37,18 +39,35 @@ def _limits(args):
         raise SystemExit(f"error: refusing to grade: {problem}. The grader runs every submission in a "
                          "bubblewrap sandbox (README, 'Threat model'); --unsafe-no-sandbox grades without it, "
                          "trusting every submission.")
-    given = {"seconds_per_exercise": args.time_limit, "memory_mb": args.memory_mb}
-    return Limits(unsafe_no_sandbox=args.unsafe_no_sandbox,
-                  **{name: value for name, value in given.items() if value is not None})
+    return Limits(seconds_per_exercise=args.time_limit, memory_mb=args.memory_mb,
+                  unsafe_no_sandbox=args.unsafe_no_sandbox)
+
+
+def _self_check(notebooks: list[str], args, limits) -> None:
+    """Grade each solved notebook in the sandbox before any submission; stop, writing nothing, unless it gets
+    every point (autograder.engine.self_check)."""
+    from autograder.engine import SelfCheckFailed, self_check
+
+    for notebook in notebooks:
+        try:
+            self_check(notebook, device=args.device, limits=limits)
+        except SelfCheckFailed as err:
+            raise SystemExit(f"error: {err}")
 
 
 def _add_grading_options(parser) -> None:
-    parser.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where code runs (default: CUDA if present)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden checks' random inputs")
-    parser.add_argument("--time-limit", type=float, help="seconds per exercise (default 120)")
-    parser.add_argument("--memory-mb", type=int, help="memory limit of a submission (default 4096)")
+    defaults = Limits()
+    parser.add_argument("--device", choices=["cpu", "cuda", "mps"],
+                        help="where submitted code runs (default: CUDA when present, else CPU)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help="seed of the hidden checks' random inputs (default: %(default)s)")
+    parser.add_argument("--time-limit", type=float, default=defaults.seconds_per_exercise,
+                        help="seconds each exercise may run, on the grader's clock (default: %(default)g)")
+    parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
+                        help="memory an exercise's processes may use, in MB (default: %(default)s)")
     parser.add_argument("--unsafe-no-sandbox", action="store_true",
-                        help="grade without the OS sandbox where it cannot start (trusts every submission)")
+                        help="grade without the OS sandbox where it cannot start, trusting every submission "
+                             "(default: off, the sandbox is required)")
 
 
 def cmd_grade(args) -> int:
@@ -72,6 +91,7 @@ def cmd_grade(args) -> int:
         except Exception as err:  # the grader's own failure costs this submission only; the class goes on
             return NotebookReport("unknown", error=f"the grader failed: {type(err).__name__}: {err}")
 
+    _self_check(reporting.notebooks_of(submissions), args, limits)
     csv_out = reporting.ClassCsv(args.csv, reporting.exercise_columns(submissions)) if args.csv else None
     reports = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool, \
@@ -122,7 +142,7 @@ def cmd_nbgrader_grade(args) -> int:
     try:
         graded = grade_assignment(args.root, args.assignment, students=args.student or None,
                                   device=args.device, seed=args.seed, limits=_limits(args))
-    except (ValueError, RuntimeError) as err:
+    except (ValueError, RuntimeError) as err:  # a failed self-check among them: nothing was written
         raise SystemExit(f"error: {err}")
     for student, report in graded:
         print(f"== {student}\n{reporting.table(report)}\n", flush=True)
@@ -157,36 +177,43 @@ def main(argv: list[str] | None = None) -> int:
 
     grade = sub.add_parser("grade", help="grade submitted notebooks (files or folders)")
     grade.add_argument("submissions", nargs="+", help="notebook files, or folders searched for *.ipynb")
-    grade.add_argument("--json", help="write the report of one submission as JSON to this file")
-    grade.add_argument("--csv", help="write one row per submission to this CSV file, as each one finishes")
-    grade.add_argument("--feedback-dir", help="write a feedback text file per submission into this folder")
-    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
+    grade.add_argument("--json", help="write the report of one submission as JSON to this file (default: none)")
+    grade.add_argument("--csv", help="write one row per submission to this CSV file, as each one finishes "
+                                     "(default: none)")
+    grade.add_argument("--feedback-dir", help="write a feedback text file per submission into this folder "
+                                              "(default: none)")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time; on 2 cores 1 is "
+                                                           "fastest (default: %(default)s)")
     _add_grading_options(grade)
     grade.set_defaults(run=cmd_grade)
 
     generate = sub.add_parser("generate", help="write course/ (student notebooks) from solutions/")
-    generate.add_argument("--check", action="store_true", help="fail if course/ differs instead of writing")
+    generate.add_argument("--check", action="store_true",
+                          help="fail if course/ differs instead of writing (default: off, write course/)")
     generate.set_defaults(run=cmd_generate)
 
     build = sub.add_parser("build-checks", help="store public checks' inputs and expected outputs")
-    build.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
+    build.add_argument("notebooks", nargs="*", help="notebook names (default: all of them)")
     build.set_defaults(run=cmd_build_checks)
 
     course = sub.add_parser("nbgrader-course", help="create an nbgrader course folder from solutions/")
     course.add_argument("root", help="folder to create (holds nbgrader_config.py and source/)")
-    course.add_argument("--course-id", default="defensive-distillation")
+    course.add_argument("--course-id", default="defensive-distillation",
+                        help="nbgrader's course id, written into nbgrader_config.py (default: %(default)s)")
     course.set_defaults(run=cmd_nbgrader_course)
 
     nbgrade = sub.add_parser("nbgrader-grade", help="nbgrader autograde, with the points from the sandboxed "
                                                     "grader written into the gradebook")
     nbgrade.add_argument("assignment", help="the assignment (notebook) name in the nbgrader course")
     nbgrade.add_argument("--root", default=".", help="the nbgrader course folder (default: here)")
-    nbgrade.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    nbgrade.add_argument("--student", action="append",
+                         help="grade only this student; repeatable (default: every student who submitted)")
     _add_grading_options(nbgrade)
     nbgrade.set_defaults(run=cmd_nbgrader_grade)
 
     bundle = sub.add_parser("release", help="write the students' bundle (notebooks, ddcourse, data; no grader)")
-    bundle.add_argument("--out", required=True, help="a new or empty folder outside the checkout")
+    bundle.add_argument("--out", required=True, help="a new or empty folder outside the checkout (required, "
+                                                     "no default)")
     bundle.set_defaults(run=cmd_release)
 
     args = parser.parse_args(argv)

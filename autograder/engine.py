@@ -16,18 +16,17 @@ from pathlib import Path
 import torch
 
 from autograder.checks import catalogue, checks_of, exercises_of
+from autograder.constants import DEFAULT_SEED
 from ddcourse.notebook import (SubmissionError, definition_sources, exercise_sources, identify_notebook, parse_cell,
                                read_notebook)
 from autograder.reference import exercise_points, reference_sources, solution_path
 from autograder.sandbox import Limits, run_jobs
-from ddcourse.checking.cases import Case
-from ddcourse.checking.judges import describe_call, judge
+from ddcourse.checking.cases import CALL_PROBE, CLOSE_JUDGE, Case
+from ddcourse.checking.judges import failure_report, judge
 from ddcourse.checking import probes
 from ddcourse.checking.probes import snapshot, to_device
 from ddcourse.device import pick_device
 from ddcourse.cache import cache_dir, write_atomically
-
-DEFAULT_SEED = 2016
 
 
 @dataclass
@@ -61,15 +60,17 @@ class NotebookReport:
         return data
 
 
-def all_cases(notebook: str, seed: int) -> list[Case]:
+def all_cases(notebook: str, seed: int, public_only: bool = False) -> list[Case]:
     module = checks_of(notebook)
+    if public_only:
+        return module.public_cases()
     return module.public_cases() + module.hidden_cases(torch.Generator().manual_seed(seed))
 
 
 def mistakes_for(notebook: str, case: Case) -> dict:
     """Outputs of the known wrong answers on this case's inputs (models rebuilt on the CPU), for hints."""
     wrong = getattr(checks_of(notebook), "MISTAKES", {}).get(case.exercise, {})
-    if case.probe != "call" or case.judge != "close":
+    if case.probe != CALL_PROBE or case.judge != CLOSE_JUDGE:
         return {}
     outputs = {}
     for hint, fn in wrong.items():
@@ -84,13 +85,13 @@ def _jobs(cases: list[Case], exercises: list[str]) -> list[dict]:
     return [{"exercise": ex, "cases": [c.to_dict() for c in cases if c.exercise == ex]} for ex in exercises]
 
 
-def _reference_cache_file(notebook: str, exercises: list[str], device: str, seed: int) -> Path:
+def _reference_cache_file(notebook: str, exercises: list[str], cases: list[Case], device: str, seed: int) -> Path:
     """A file named by everything the reference's observations depend on."""
     digest = hashlib.sha256()
     probe_modules = sorted(Path(probes.__file__).parent.glob("*.py"))  # the generic probes and each notebook's
     for path in (solution_path(notebook), Path(inspect.getfile(checks_of(notebook))), *probe_modules):
         digest.update(path.read_bytes())
-    digest.update(repr((exercises, device, seed, torch.__version__)).encode())
+    digest.update(repr((exercises, [c.name for c in cases], device, seed, torch.__version__)).encode())
     return cache_dir() / "reference-observations" / f"{notebook}-{digest.hexdigest()[:16]}.pt"
 
 
@@ -114,7 +115,7 @@ def reference_results(notebook: str, exercises: list[str], cases: list[Case], de
     """The reference's observations, cached where no sandbox can see them (the cache folder's
     reference-observations is hidden from workers), checked against their digest and recomputed
     when the check fails."""
-    path = _reference_cache_file(notebook, exercises, device, seed)
+    path = _reference_cache_file(notebook, exercises, cases, device, seed)
     cached = _load_checked(path)
     if cached is not None:
         return cached
@@ -145,22 +146,21 @@ def _score(notebook: str, exercise: str, cases: list[Case], expected: dict, got:
     if got["load_error"]:
         return zero(got["load_error"])
     value_earned = raises_earned = 0.0
-    lines = []
+    lines, hints_given = [], set()
     weights = sum(c.weight for c in cases)
     for case, exp, obs in zip(cases, expected["observations"], got["observations"]):
         verdict = judge(case, exp, obs)
         if not verdict.passed:  # the known mistakes only add a hint to a failure: run them only then
             verdict = judge(case, exp, obs, mistakes_for(notebook, case))
-        if verdict.passed and case.judge == "raises":
+        if verdict.passed and case.expects_error:
             raises_earned += case.weight
         elif verdict.passed:
             value_earned += case.weight
         else:
-            lines.append(f"✗ {case.name}\n    called {describe_call(case)}\n    "
-                         + verdict.message.replace("\n", "\n    "))
-        if "error" in obs and obs["error"]["type"] == "NotImplementedError" and case.judge != "raises":
+            lines.append("\n".join(failure_report(case, verdict, hints_given)))
+        if "error" in obs and obs["error"]["type"] == "NotImplementedError" and not case.expects_error:
             return zero("not implemented (the function still raises NotImplementedError)")
-    value_weights = sum(c.weight for c in cases if c.judge != "raises")
+    value_weights = sum(c.weight for c in cases if not c.expects_error)
     # attack class 7 (cheap credit): raising ValueError is easy without computing anything, so the
     # bad-argument checks count only once every value check of the exercise passes
     summary = f"{len(cases) - len(lines)}/{len(cases)} checks passed"
@@ -207,32 +207,50 @@ def exercise_program(notebook: str, exercise: str, own_cell: str, helper_cells: 
 
 def grade_sources(notebook: str, cells: dict[str, str], *, device: str | None = None, seed: int = DEFAULT_SEED,
                   only: list[str] | None = None, limits: Limits = Limits(),
-                  helper_cells: list[str] = ()) -> NotebookReport:
-    """Grade exercise cell sources ({exercise: source}) of ``notebook`` against its reference.
+                  helper_cells: list[str] = (), public_only: bool = False) -> NotebookReport:
+    """Grade exercise cell sources ({exercise: source}) of ``notebook`` against its reference (on the public
+    cases alone with ``public_only``).
 
-    Each exercise runs in its own worker and namespace, with ``helper_cells`` (the submission's cells that
-    only define things) before its cell and the reference versions of its dependencies after it.
+    The submission gets one sandbox, each exercise a child process and namespace of its own in it, with
+    ``helper_cells`` (the submission's cells that only define things) before its cell and the reference
+    versions of its dependencies after it. The reference runs beside it.
     """
     device = str(pick_device(device))
     exercises = only or exercises_of(notebook)
     points = exercise_points(notebook)
-    cases = [c for c in all_cases(notebook, seed) if c.exercise in exercises]
+    cases = [c for c in all_cases(notebook, seed, public_only) if c.exercise in exercises]
     setup, _ = reference_sources(notebook, exercises_of(notebook))
     present = [ex for ex in exercises if ex in cells]
-
-    def run_exercise(ex: str) -> dict:
-        program = {ex: exercise_program(notebook, ex, cells[ex], list(helper_cells))}
-        return run_jobs(setup, program, _jobs(cases, [ex]), device, limits)[ex]
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    jobs = [{**job, "cells": {job["exercise"]: exercise_program(notebook, job["exercise"], cells[job["exercise"]],
+                                                                list(helper_cells))}}
+            for job in _jobs(cases, present)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
         reference = pool.submit(reference_results, notebook, exercises, cases, device, seed, limits)
-        submitted = {ex: pool.submit(run_exercise, ex) for ex in present}
-        expected, got = reference.result(), {ex: future.result() for ex, future in submitted.items()}
+        got = run_jobs(setup, {}, jobs, device, limits)
+        expected = reference.result()
     report = NotebookReport(notebook)
     for ex in exercises:
         report.exercises.append(_score(notebook, ex, [c for c in cases if c.exercise == ex], expected[ex],
                                        got.get(ex), points[ex]))
     return report
+
+
+class SelfCheckFailed(RuntimeError):
+    """The solved notebook did not get full points inside the sandbox: grading here would be wrong."""
+
+
+def self_check(notebook: str, *, device: str | None = None, limits: Limits = Limits()) -> None:
+    """Grade the solved notebook on its public cases inside the sandbox, as a submission; raise SelfCheckFailed
+    unless it gets every point (a sandbox that cannot run the worker, no usable /tmp, a broken environment)."""
+    report = grade_sources(notebook, reference_sources(notebook, exercises_of(notebook))[1], device=device,
+                           limits=limits, public_only=True)
+    failed = [e for e in report.exercises if not e.passed]
+    if failed:
+        first = failed[0]
+        raise SelfCheckFailed(
+            f"self-check failed: the solved notebook {notebook} got {report.total:g} of {report.max_total:g} "
+            f"points on its public checks inside the grading sandbox, so grading here would be wrong; nothing "
+            f"was graded or written. {first.id}: {first.feedback}")
 
 
 def grade_notebook(path, *, device: str | None = None, seed: int = DEFAULT_SEED,

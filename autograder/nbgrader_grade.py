@@ -1,6 +1,8 @@
 """nbgrader grading outside the students' kernels: ``python -m autograder nbgrader-grade ASSIGNMENT``.
 
 Run in an nbgrader course folder (made by ``python -m autograder nbgrader-course``):
+0. the solved notebook is graded in the sandbox first (engine.self_check): unless it gets every point,
+   the command stops with an error and nothing is graded or written to the gradebook;
 1. ``nbgrader autograde`` records the submissions in the gradebook and writes
    autograded/ without executing them (the course's config disables nbgrader's
    Execute preprocessor, and this command does too);
@@ -18,10 +20,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.engine import DEFAULT_SEED, NotebookReport, grade_notebook
-from autograder.sandbox import Limits
-
-TEST_PREFIX = "test_"  # grade id of an exercise's test cell: test_<exercise>
+from autograder.constants import DEFAULT_SEED, TEST_CELL_PREFIX
+from autograder.engine import NotebookReport, grade_notebook, self_check
+from autograder.limits import Limits
+from autograder.report import notebooks_of
 
 
 def _autograde(root: Path, assignment: str, students: list[str] | None) -> None:
@@ -42,8 +44,8 @@ def _write_feedback(autograded: Path, report: NotebookReport) -> None:
     results = {e.id: e for e in report.exercises}
     for cell in nb.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
-        if cell.cell_type == "code" and grade_id.startswith(TEST_PREFIX):
-            result = results.get(grade_id.removeprefix(TEST_PREFIX))
+        if cell.cell_type == "code" and grade_id.startswith(TEST_CELL_PREFIX):
+            result = results.get(grade_id.removeprefix(TEST_CELL_PREFIX))
             text = (f"{result.id}: {result.points:g} / {result.max_points:g} points\n{result.feedback}\n"
                     if result else f"not graded: {report.error or 'no result for this cell'}\n")
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
@@ -60,6 +62,11 @@ def grade_assignment(root: Path | str, assignment: str, *, students: list[str] |
     root = Path(root)
     if not (root / "nbgrader_config.py").exists():
         raise ValueError(f"root must be an nbgrader course folder (with nbgrader_config.py), got {root}")
+    source = sorted((root / "source" / assignment).glob("*.ipynb"))
+    if not source:
+        raise ValueError(f"assignment must name a folder of notebooks in {root / 'source'}, got {assignment!r}")
+    for notebook in notebooks_of(source):   # before nbgrader touches the gradebook
+        self_check(notebook, device=device, limits=limits)
     _autograde(root, assignment, students)
     graded = []
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
@@ -72,8 +79,8 @@ def grade_assignment(root: Path | str, assignment: str, *, students: list[str] |
                 report = grade_notebook(root / "submitted" / relative, device=device, seed=seed, limits=limits)
                 points = {} if report.error else {e.id: e.points for e in report.exercises}
                 for grade in notebook.grades:
-                    if grade.name.startswith(TEST_PREFIX):
-                        grade.auto_score = points.get(grade.name.removeprefix(TEST_PREFIX), 0.0)
+                    if grade.name.startswith(TEST_CELL_PREFIX):
+                        grade.auto_score = points.get(grade.name.removeprefix(TEST_CELL_PREFIX), 0.0)
                         grade.manual_score = None
                         grade.needs_manual_grade = False
                 gradebook.db.commit()

@@ -46,15 +46,20 @@ def student_of(path: Path) -> str:
     return Path(path).stem
 
 
-def exercise_columns(paths: list[Path]) -> list[str]:
-    """The exercise ids of the course's notebooks found among ``paths``, in course and notebook order."""
+def notebooks_of(paths: list[Path]) -> list[str]:
+    """The course's notebooks found among ``paths`` (files that are none of them left out), in course order."""
     found = set()
     for path in paths:
         try:
             found.add(identify_notebook(read_notebook(path), catalogue()))
         except SubmissionError:
             pass
-    return [ex for notebook, ids in catalogue().items() if notebook in found for ex in ids]
+    return [notebook for notebook in catalogue() if notebook in found]
+
+
+def exercise_columns(paths: list[Path]) -> list[str]:
+    """The exercise ids of the course's notebooks found among ``paths``, in course and notebook order."""
+    return [ex for notebook in notebooks_of(paths) for ex in catalogue()[notebook]]
 
 
 class ClassCsv:

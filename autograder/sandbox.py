@@ -1,12 +1,17 @@
-"""Running submitted code apart: one sandboxed worker process per exercise.
+"""Running submitted code apart: one bubblewrap sandbox per submission, one namespace-isolated child per exercise.
 
-Each exercise runs in its own bubblewrap sandbox (user, PID, mount, network,
-IPC namespaces): an unprivileged uid, the Python environment, ddcourse and
-data/ read-only, a small private /tmp, and no view of solutions/, the
-reference cache, the rest of the checkout or the grader's files. Its result
-comes back over a pipe that only that worker holds, so one exercise cannot
-decide another's result; the time limit is the parent's own clock; killing
-the sandbox kills everything the submission started.
+The sandbox (user, PID, mount, network, IPC namespaces, an unprivileged uid) is built from an allow-list:
+the system's programs and libraries read-only, the Python environment, ddcourse, data/ and the model cache
+(without the reference cache) read-only, /proc, /dev and a private writable /tmp that is also HOME and TMPDIR.
+Nothing else of the file system exists in it: not the rest of the checkout, not solutions/ nor any copy of it,
+not the grader's home or temporary folders.
+
+In it runs one worker per submission (ddcourse/checking/worker.py), which imports torch once and forks a
+child per exercise; the child enters user, PID and mount namespaces of its own (it cannot see or signal the
+worker or another exercise's processes; all of its own die with it; it gets a fresh /tmp). Each exercise's
+result comes back over a pipe of its own that only that child holds, its time limit runs on the grader's
+clock, and its memory is watched here. Between exercises every leftover process is killed; if the worker
+itself dies, the exercise that was running gets 0 and a fresh sandbox runs the rest.
 """
 from __future__ import annotations
 
@@ -14,47 +19,45 @@ import glob
 import io
 import os
 import resource
+import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import psutil
 import torch
 
-from autograder.reference import solutions_dir
-from ddcourse.zoo import cache_dir
+from autograder.limits import Limits
+from ddcourse.checking.worker import READY, STATUS, send_request
+from ddcourse.data import DATA_ENV, data_root
+from ddcourse.cache import CACHE_ENV, cache_dir
 
-STARTUP_SECONDS = 60.0      # importing torch (and CUDA) before the first exercise starts
+STARTUP_SECONDS = 60.0      # starting the sandbox and importing torch (and CUDA) before the first exercise
 POLL_SECONDS = 0.05
-RESULT_GRACE_SECONDS = 3.0  # how long a sandbox may live on after its result pipe closed
+RESULT_GRACE_SECONDS = 3.0  # how long an exercise's processes may live on after its result pipe closed
 MAX_RESULT_BYTES = 256 << 20
 MAX_OUTPUT_BYTES = 64 << 20     # any file the worker writes, its stdout and stderr included (RLIMIT_FSIZE)
 TMPFS_BYTES = 256 << 20         # the sandbox's private /tmp and /dev/shm, each
 LOG_TAIL_BYTES = 1500
 SANDBOX_UID = 65534
 REPO = Path(__file__).resolve().parents[1]
-WORKER = Path(__file__).with_name("worker.py")
+WORKER_MODULE = "ddcourse.checking.worker"
 REFERENCE_CACHE = "reference-observations"
-
+SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+                "/etc/nsswitch.conf", "/etc/passwd", "/etc/group")
+SYSTEM_INFO = ("/sys/devices/system/cpu",)   # read by torch's CPU detection
+SANDBOX_COURSE = "/opt/ddcourse"             # ddcourse/, data/ and the model cache, in the sandbox
+SANDBOX_VENV = "/opt/ddcourse-venv"           # the virtual environment, in the sandbox
 
 class SandboxUnavailable(RuntimeError):
     """bubblewrap is missing or cannot create namespaces here."""
-
-
-@dataclass
-class Limits:
-    seconds_per_exercise: float = 120.0
-    seconds_per_case: float = 60.0
-    seconds_per_cell: float = 30.0    # running an exercise's cell (definitions, not work) at load time
-    memory_mb: int = 4096
-    threads: int = 2
-    unsafe_no_sandbox: bool = False   # run submissions without the OS sandbox (only where it cannot start)
 
 
 @lru_cache(maxsize=None)
@@ -75,28 +78,55 @@ def _passed_env(env: dict) -> list[str]:
             or n == "PATH"]
 
 
-def _bwrap_command(env: dict) -> list[str]:
-    """bwrap arguments: everything read-only, the checkout, home and solutions hidden, a few folders shown again."""
-    home, cache = Path.home().resolve(), cache_dir().resolve()
+def _python_in_sandbox() -> tuple[list[str], str]:
+    """bwrap arguments that show the Python environment, and the interpreter's path in the sandbox.
+
+    A virtual environment is shown at SANDBOX_VENV, so that nothing the worker needs lies under /tmp (where a
+    fresh checkout may keep it), which every exercise gets empty; the base installation stays where it is.
+    """
+    prefix, base = Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()
+    executable = Path(sys.executable)
+    args = ["--ro-bind", str(base), str(base)]
+    if prefix != base and executable.parent.resolve().parent == prefix:
+        return args + ["--ro-bind", str(prefix), SANDBOX_VENV], f"{SANDBOX_VENV}/bin/{executable.name}"
+    if prefix != base:
+        args += ["--ro-bind", str(prefix), str(prefix)]
+    return args, sys.executable
+
+
+def _allowed_paths() -> list[str]:
+    """bwrap arguments that show, read-only, what the worker needs of the file system and nothing else: the
+    system's programs and libraries at their places, the course's files at SANDBOX_COURSE."""
+    args = []
+    for folder in SYSTEM_FOLDERS:
+        if os.path.islink(folder):     # /lib -> usr/lib on merged-/usr systems
+            args += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    for path in [*SYSTEM_FILES, *SYSTEM_INFO]:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    cache = cache_dir().resolve()
     (cache / REFERENCE_CACHE).mkdir(exist_ok=True)   # so that it exists to be hidden
-    hidden = [REPO, home, solutions_dir().resolve(), Path(tempfile.gettempdir()).resolve()]
-    shown = [REPO / "ddcourse", REPO / "data", Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), cache]
-    command = ["bwrap", "--clearenv", *[arg for name in _passed_env(env)
-                                        for arg in ("--setenv", name, env[name])],
+    return args + ["--ro-bind", str(REPO / "ddcourse"), f"{SANDBOX_COURSE}/ddcourse",
+                   "--ro-bind", str(data_root().resolve()), f"{SANDBOX_COURSE}/data",
+                   "--ro-bind", str(cache), f"{SANDBOX_COURSE}/cache",
+                   "--tmpfs", f"{SANDBOX_COURSE}/cache/{REFERENCE_CACHE}",
+                   "--setenv", DATA_ENV, f"{SANDBOX_COURSE}/data", "--setenv", CACHE_ENV, f"{SANDBOX_COURSE}/cache",
+                   "--setenv", "PYTHONPATH", SANDBOX_COURSE]
+
+
+def _bwrap_command(env: dict) -> list[str]:
+    python, interpreter = _python_in_sandbox()
+    command = ["bwrap", "--clearenv", *[arg for name in _passed_env(env) for arg in ("--setenv", name, env[name])],
                "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-               "--die-with-parent", "--new-session", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-               "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
-    for path in hidden:
-        command += ["--size", str(TMPFS_BYTES), "--tmpfs", str(path)]
-    for path in shown:
-        if path.exists():
-            command += ["--ro-bind", str(path), str(path)]
+               "--die-with-parent", "--new-session", *python, *_allowed_paths(), "--proc", "/proc",
+               "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm",
+               "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
     for device in sorted(glob.glob("/dev/nvidia*")):    # CUDA grading
         command += ["--dev-bind", device, device]
-    command += ["--tmpfs", str(cache / REFERENCE_CACHE),
-                "--ro-bind", str(WORKER), str(REPO / "grader_worker.py"), "--chdir", "/tmp",
-                "--setenv", "HOME", "/tmp"]
-    return command + ["--", sys.executable, "-s", str(REPO / "grader_worker.py")]
+    command += ["--remount-ro", "/", "--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
+    return command + ["--", interpreter, "-s", "-m", WORKER_MODULE]
 
 
 def _limit_output() -> None:
@@ -104,23 +134,32 @@ def _limit_output() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _rss_mb(process: psutil.Process) -> float:
-    try:
-        family = [process, *process.children(recursive=True)]
-        return sum(p.memory_info().rss for p in family) / 2**20
-    except psutil.Error:
-        return 0.0
+def _rss_mb(processes: list[psutil.Process]) -> float:
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
 
 
-def _all_stopped(process: psutil.Process) -> bool:
-    """True when every process the submission runs is stopped (say, by a SIGSTOP it sent to one of its own
-    threads) or dead: then nothing in the sandbox can ever wake it again, only bubblewrap's own processes wait."""
+def _all_stopped(processes: list[psutil.Process]) -> bool:
+    """True when every process of the exercise is stopped (say, by a SIGSTOP it sent to one of its own
+    threads) or dead: then nothing of it can ever wake it again."""
     try:
-        family = [p for p in process.children(recursive=True) if p.name() != "bwrap"]
-        return bool(family) and all(p.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP,
-                                                   psutil.STATUS_ZOMBIE) for p in family)
+        return bool(processes) and all(p.status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP,
+                                                      psutil.STATUS_ZOMBIE) for p in processes)
     except psutil.Error:
         return False
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
 
 
 def _log_tail(path: Path) -> str:
@@ -136,20 +175,6 @@ def _read_bounded(stream, sink: list) -> None:
         if size <= MAX_RESULT_BYTES:
             sink.append(chunk)
         size += len(chunk)
-
-
-def _kill_tree(process: subprocess.Popen) -> None:
-    try:
-        family = psutil.Process(process.pid).children(recursive=True)
-    except psutil.Error:
-        family = []
-    for child in family:
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
-    process.kill()
-    process.wait()
 
 
 def _decode(chunks: list) -> dict:
@@ -168,96 +193,182 @@ def _decode(chunks: list) -> dict:
     return result
 
 
-def run_exercise(setup: list[str], cells: dict[str, str], exercise: str, cases: list[dict], device: str,
-                 limits: Limits, sandboxed: bool = True) -> dict:
-    """Load ``setup`` and ``cells`` in a fresh worker and run ``exercise`` on ``cases``.
+class Worker:
+    """One worker process (sandboxed unless ``isolated`` is False, for the trusted reference) that runs the
+    exercises given to ``run`` one at a time, each in a child of its own."""
 
-    Returns {"load_error": str | None, "observations": [...]} or {"failure": reason}.
-    """
-    request = {"setup": setup, "cells": cells, "exercise": exercise, "cases": cases, "device": device,
-               "case_timeout": limits.seconds_per_case, "cell_timeout": limits.seconds_per_cell,
-               "threads": limits.threads}
-    buffer = io.BytesIO()
-    torch.save(request, buffer)
-    # OpenMP threads that spin while they wait make small tensor operations some 100 times slower once the
-    # machine has more busy threads than cores (two workers grade side by side); passive threads sleep.
-    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1",
-           "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    command = _bwrap_command(env) if sandboxed else [sys.executable, str(WORKER)]
-    deadline = STARTUP_SECONDS + limits.seconds_per_cell * (len(cells) + len(setup)) + limits.seconds_per_exercise
-    read_end, write_end = os.pipe()
-    with tempfile.TemporaryDirectory(prefix="ddcourse-grade-") as tmp:
-        log = Path(tmp) / "worker.log"
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(command + [str(write_end)], stdin=subprocess.PIPE, stdout=log_file,
-                                       stderr=subprocess.STDOUT, env=env, pass_fds=(write_end,),
-                                       preexec_fn=_limit_output, cwd=tmp)
-        os.close(write_end)
+    def __init__(self, folder: Path, isolated: bool):
+        self.folder, self.isolated, self.alive = folder, isolated, True
+        # OpenMP threads that spin while they wait make small tensor operations some 100 times slower once the
+        # machine has more busy threads than cores (two workers grade side by side); passive threads sleep.
+        env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1",
+               "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+        command = _bwrap_command(env) if isolated else [sys.executable, "-m", WORKER_MODULE]
+        self.control, theirs = socket.socketpair()
+        self.log = folder / "worker.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [*command, str(theirs.fileno()), *(["--isolate"] if isolated else [])], stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, env=env, pass_fds=(theirs.fileno(),),
+                preexec_fn=_limit_output, cwd=folder)
+        theirs.close()
+        self.start_problem = self._await_ready()
+        tree = self._tree()
+        self.infrastructure = {self.process.pid, *(p.pid for p in tree)}
+        self.worker_pid = next((p.pid for p in tree if p.name() != "bwrap"), self.process.pid)
+
+    def _await_ready(self) -> str | None:
+        received = b""
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while len(received) < len(READY):
+            ready, _, _ = select.select([self.control], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = self.control.recv(len(READY) - len(received)) if ready else b""
+            if not chunk:
+                self.alive = False
+                tail = _log_tail(self.log)
+                return ("the grading sandbox's worker did not start" + ("" if ready else " in time")
+                        + (f"\nlast output:\n{tail}" if tail else ""))
+            received += chunk
+        return None
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _exercise_processes(self) -> list[psutil.Process]:
+        return [p for p in self._tree() if p.pid not in self.infrastructure]
+
+    def _watched(self, processes: list[psutil.Process]) -> list[psutil.Process]:
+        """The processes that run the exercise's code (not the isolating parent that only waits for them)."""
+        def waiter(p: psutil.Process) -> bool:
+            try:
+                return self.isolated and p.ppid() == self.worker_pid
+            except psutil.Error:
+                return False
+        return [p for p in processes if not waiter(p)]
+
+    def _status(self, timeout: float) -> int | None:
+        """The exercise's exit status once the worker reports it; None while it runs. Marks the worker dead
+        when it is gone."""
+        ready, _, _ = select.select([self.control], [], [], timeout)
+        if not ready:
+            if self.process.poll() is None:
+                return None
+            self.alive = False
+            return -1
+        data = b""
+        while len(data) < STATUS.size and (chunk := self.control.recv(STATUS.size - len(data))):
+            data += chunk
+        if len(data) < STATUS.size:
+            self.alive = False
+            return -1
+        return STATUS.unpack(data)[0]
+
+    def run(self, request: dict, deadline: float, limits: Limits) -> dict:
+        """Run one exercise; returns {"load_error", "observations"} or {"failure": reason}."""
+        if self.start_problem:
+            return {"failure": self.start_problem}
+        log = self.folder / f"{request['exercise']}.log"
+        read_end, write_end = os.pipe()
+        try:
+            with open(log, "wb") as log_file:
+                send_request(self.control, request, [write_end, log_file.fileno()])
+        except OSError:
+            self.alive = False
+        finally:
+            os.close(write_end)
         chunks: list = []
         with os.fdopen(read_end, "rb") as results:
             reader = threading.Thread(target=_read_bounded, args=(results, chunks), daemon=True)
             reader.start()
-            try:
-                process.stdin.write(buffer.getvalue())
-                process.stdin.close()
-            except OSError:
-                pass
-            failure, lingered = _watch(process, reader, deadline, limits)
+            failure, lingered, status = self._watch(reader, deadline, limits) if self.alive else (None, False, -1)
             reader.join(timeout=5)
+        _kill(self._exercise_processes())   # nothing of this exercise may meet the next one
         tail = _log_tail(log)
-    if failure is None and not lingered and process.returncode not in (0, None):
-        failure = f"the worker process died (exit code {process.returncode})"
-    if failure:
-        return {"failure": failure + (f"\nlast output:\n{tail}" if tail else "")}
-    return _decode(chunks)
+        if failure is None and not self.alive:
+            failure = "the grading sandbox's worker died while this exercise ran"
+        elif failure is None and not lingered and status != 0:
+            failure = f"the worker process died (exit code {status})"
+        if failure:
+            return {"failure": failure + (f"\nlast output:\n{tail}" if tail else "")}
+        return _decode(chunks)
 
+    def _watch(self, reader: threading.Thread, deadline: float, limits: Limits) -> tuple[str | None, bool, int]:
+        """Wait for the exercise to end; kill its processes and say why if it runs too long or its memory runs
+        over. Returns (why it was killed or None, whether it lingered after its result was complete, status).
 
-def _watch(process: subprocess.Popen, reader: threading.Thread, deadline: float,
-           limits: Limits) -> tuple[str | None, bool]:
-    """Wait for the worker; kill its sandbox and say why if it runs too long or its memory runs over.
+        Once the result pipe is closed by every process that held it, nothing more can arrive: processes still
+        alive RESULT_GRACE_SECONDS later (say, stopped by the submission) are killed, and the result stands.
+        """
+        launched = time.monotonic()
+        result_complete = stopped_since = killed_at = None
+        reason, lingered = None, False
+        while (status := self._status(POLL_SECONDS)) is None:
+            now = time.monotonic()
+            if killed_at is not None:
+                if now - killed_at > RESULT_GRACE_SECONDS:   # the worker does not report: it is stuck
+                    self.close()
+                    return reason, lingered, -1
+                continue
+            processes = self._exercise_processes()
+            watched = self._watched(processes)
+            if not reader.is_alive():
+                result_complete = result_complete or now
+                lingered = now - result_complete > RESULT_GRACE_SECONDS
+            stopped_since = (stopped_since or now) if _all_stopped(watched) else None
+            if stopped_since is not None and now - stopped_since > RESULT_GRACE_SECONDS:
+                reason = "stopped itself (a SIGSTOP to its own process): nothing in its sandbox could run again"
+            elif now - launched > deadline:
+                reason = f"ran longer than the limit of {limits.seconds_per_exercise:g} s (an endless loop?)"
+            elif _rss_mb(watched) > limits.memory_mb:
+                reason = f"used more than the memory limit of {limits.memory_mb} MB"
+            if lingered or reason:
+                reason = None if lingered else reason
+                _kill(processes)
+                killed_at = now
+        return reason, lingered, status
 
-    Returns (why it was killed or None, whether the sandbox lingered after its result was complete). Once the
-    result pipe is closed by every process that held it, nothing more can arrive: a sandbox still alive
-    RESULT_GRACE_SECONDS later (say, its init process stopped by the submission) is killed, and the result stands.
-    """
-    watched = psutil.Process(process.pid)
-    launched = time.monotonic()
-    result_complete = stopped_since = None
-    while process.poll() is None:
-        now = time.monotonic()
-        if not reader.is_alive():
-            result_complete = result_complete or now
-            if now - result_complete > RESULT_GRACE_SECONDS:
-                _kill_tree(process)
-                return None, True
-        stopped_since = (stopped_since or now) if _all_stopped(watched) else None
-        if stopped_since is not None and now - stopped_since > RESULT_GRACE_SECONDS:
-            reason = "stopped itself (a SIGSTOP to its own process): nothing in its sandbox could run again"
-        elif now - launched > deadline:
-            reason = f"ran longer than the limit of {limits.seconds_per_exercise:g} s (an endless loop?)"
-        elif _rss_mb(watched) > limits.memory_mb:
-            reason = f"used more than the memory limit of {limits.memory_mb} MB"
-        else:
-            time.sleep(POLL_SECONDS)
-            continue
-        _kill_tree(process)
-        return reason, False
-    _kill_tree(process)  # anything the worker left behind dies with its sandbox
-    return None, False
+    def close(self) -> None:
+        self.alive = False
+        self.control.close()
+        _kill(self._tree())
+        try:
+            self.process.kill()
+        except OSError:
+            pass
+        self.process.wait()
 
 
 def run_jobs(setup: list[str], cells: dict[str, str], jobs: list[dict], device: str,
              limits: Limits = Limits(), sandboxed: bool = True) -> dict[str, dict]:
-    """Run each job ({"exercise", "cases"}, optionally its own "setup" and "cells") in a worker of its own.
-
-    Returns {exercise: result}; see run_exercise. ``sandboxed=False`` is for the trusted reference.
+    """Run each job ({"exercise", "cases"}, optionally its own "setup" and "cells") in a child of its own of
+    one worker, started again when it dies. Returns {exercise: result}: {"load_error": str | None,
+    "observations": [...]} or {"failure": reason}. ``sandboxed=False`` is for the trusted reference.
     """
     if sandboxed and not limits.unsafe_no_sandbox:
         problem = sandbox_problem()
         if problem:
             raise SandboxUnavailable(f"refusing to grade: {problem} (pass --unsafe-no-sandbox to grade "
                                      "without isolation, trusting every submission)")
-    sandboxed = sandboxed and not limits.unsafe_no_sandbox
-    return {job["exercise"]: run_exercise(job.get("setup", setup), job.get("cells", cells), job["exercise"],
-                                          job["cases"], device, limits, sandboxed)
-            for job in jobs}
+    isolated = sandboxed and not limits.unsafe_no_sandbox
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="ddcourse-grade-") as tmp:
+        worker = None
+        try:
+            for job in jobs:
+                if worker is None or (not worker.alive and not worker.start_problem):
+                    if worker is not None:
+                        worker.close()
+                    worker = Worker(Path(tmp), isolated)
+                job_setup, job_cells = job.get("setup", setup), job.get("cells", cells)
+                request = {"setup": job_setup, "cells": job_cells, "exercise": job["exercise"],
+                           "cases": job["cases"], "device": device, "case_timeout": limits.seconds_per_case,
+                           "cell_timeout": limits.seconds_per_cell, "threads": limits.threads}
+                deadline = limits.seconds_per_cell * (len(job_cells) + len(job_setup)) + limits.seconds_per_exercise
+                results[job["exercise"]] = worker.run(request, deadline, limits)
+        finally:
+            if worker is not None:
+                worker.close()
+    return results

@@ -8,6 +8,7 @@ has lost its metadata, an exercise cell is recognised by the ``def`` it holds.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import threading
 from pathlib import Path
@@ -20,10 +21,20 @@ class SubmissionError(Exception):
 
 
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:
+    """The notebook in ``path``; SubmissionError saying what the file is when it is not one."""
     try:
-        return nbformat.read(str(path), as_version=4)
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SubmissionError(f"could not read {path}: {type(err).__name__}: {err}") from err
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SubmissionError(f"could not read {path}: not a notebook: invalid JSON at line {err.lineno}, "
+                              f"column {err.colno} ({err.msg})") from err
+    try:
+        return nbformat.reads(text, as_version=4)
     except Exception as err:
-        raise SubmissionError(f"could not read {path} as a Jupyter notebook: {type(err).__name__}: {err}") from err
+        raise SubmissionError(f"could not read {path}: not a notebook: {type(err).__name__}: {err}") from err
 
 
 def grade_id(cell) -> str | None:

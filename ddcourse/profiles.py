@@ -6,7 +6,7 @@ DDCOURSE_PROFILE; every notebook reads its sizes from the profile it gets.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PROFILE_ENV = "DDCOURSE_PROFILE"
 DEFAULT_PROFILE = "quick"
@@ -51,6 +51,16 @@ class Profile:
     adv_eps: float          # notebook 06: the L-inf budget trained against (Madry et al. on MNIST: 0.3)
     adv_alpha: float        # notebook 06: the step of each PGD step (Madry et al.: 0.01; Wong et al.: 1.25 * eps)
     adv_eps_ramp: float     # notebook 06: share of the batches over which eps (and alpha) grow from 0 (0: none)
+    # notebook 07 (seed 004: a smoothed robust teacher, plain, distilled and adversarially distilled students)
+    robust_dataset: str = "mnist"   # "mnist", or "cifar10" (from a folder the user names: ddcourse.data.load_cifar10)
+    robust_model: str = "small"     # architecture of 07's teacher and students (seed 004: WideResNet-28 for both)
+    robust_train_size: int = 10_000  # training images of each of 07's networks
+    robust_epochs: int = 2          # epochs of each of 07's networks
+    robust_eps: float = 0.2         # L-inf budget of 07's PGD (seed 004 on CIFAR-10: 8/255; Madry et al. on MNIST: 0.3)
+    robust_pgd_steps: int = 10      # PGD steps in training and evaluation (seed 004: PGD-10)
+    robust_sigma: float = 0.1       # standard deviation of the smoothed teacher's Gaussian noise
+    robust_copies: int = 16         # noisy copies M the smoothed teacher averages (seed 004's teacher: 512 samples)
+    robust_samples: int = 500       # test images of 07's evaluation table
 
     def training_kwargs(self) -> dict:
         """The keyword arguments of ddcourse.training.train that this profile sets."""
@@ -93,6 +103,18 @@ PROFILES = {
                     adv_train_size=55_000, adv_epochs=50, adv_pgd_steps=40, adv_eps=0.3, adv_alpha=0.01,
                     adv_eps_ramp=0.0),
 }
+
+
+# Notebook 07's scale in the other profiles (its fields have the quick profile's values as defaults).
+PROFILES["smoke"] = replace(PROFILES["smoke"], robust_train_size=1_000, robust_epochs=1, robust_pgd_steps=2,
+                            robust_copies=4, robust_samples=32)
+PROFILES["full"] = replace(PROFILES["full"], robust_train_size=55_000, robust_epochs=20, robust_copies=64,
+                           robust_samples=1_000)
+# Notebook 07 on CIFAR-10 (the other notebooks are MNIST-only and run as in "quick"): a ResNet-8, seed 004's
+# eps = 8/255 and PGD-10; needs the data in a folder (ddcourse.data.load_cifar10) and, to be quick, a GPU.
+PROFILES["cifar"] = replace(PROFILES["quick"], name="cifar", robust_dataset="cifar10", robust_model="resnet",
+                            robust_train_size=50_000, robust_epochs=10, robust_eps=8 / 255, robust_sigma=0.1,
+                            robust_copies=16, robust_samples=1_000)
 
 
 def get_profile(name: str | None = None) -> Profile:

@@ -2,6 +2,7 @@
 then `python -m autograder nbgrader-grade`, which grades outside the students' kernels and gives the direct
 autograder's points in nbgrader's gradebook, feedback and export, hostile submissions included."""
 import csv
+import hashlib
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from nbgrader.api import Gradebook
 
 from autograder.engine import grade_notebook
 from tests.submissions import solved_cells, write_submission
+from tests.test_cli import broken_bwrap
 
 NB = "01_softmax_temperature"
 FORGOT_T = ("def softmax_with_temperature(logits, T=1.0):\n"
@@ -41,10 +43,10 @@ os.kill(os.getppid(), signal.SIGKILL)
 '''
 
 
-def run(*args, cwd):
+def run(*args, cwd, **env):
     bindir = Path(sys.executable).parent
     result = subprocess.run([*map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=900,
-                            env={**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"})
+                            env={**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}", **env})
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -56,6 +58,7 @@ def submit(root, student, notebook):
     run("nbgrader", "db", "student", "add", student, cwd=root)
 
 
+@pytest.mark.slow
 def test_nbgrader_points_come_from_the_sandboxed_grader(tmp_path):
     root = tmp_path / "course"
     run(sys.executable, "-m", "autograder", "nbgrader-course", root, cwd=tmp_path)
@@ -70,7 +73,16 @@ def test_nbgrader_points_come_from_the_sandboxed_grader(tmp_path):
     }
     for student, notebook in submissions.items():
         submit(root, student, notebook)
-    graded = run(sys.executable, "-m", "autograder", "nbgrader-grade", NB, cwd=root)
+    gradebook_before = hashlib.sha256((root / "gradebook.db").read_bytes()).hexdigest()
+    refused = subprocess.run([sys.executable, "-m", "autograder", "nbgrader-grade", NB], cwd=root, text=True,
+                             capture_output=True, timeout=900, env=broken_bwrap(tmp_path / "bin"))
+    assert refused.returncode != 0 and "self-check failed" in refused.stderr, refused.stdout + refused.stderr
+    assert hashlib.sha256((root / "gradebook.db").read_bytes()).hexdigest() == gradebook_before
+    assert not (root / "autograded").exists()
+
+    elsewhere = tmp_path / "grader-tmp"   # the sandbox has its own /tmp whatever the grader's TMPDIR
+    elsewhere.mkdir()
+    graded = run(sys.executable, "-m", "autograder", "nbgrader-grade", NB, cwd=root, TMPDIR=str(elsewhere))
     assert "mallory" in graded.stdout and "alice" in graded.stdout
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:

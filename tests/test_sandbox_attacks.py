@@ -1,12 +1,17 @@
-"""Hostile submissions against the sandboxed grader (issue 8, attack classes 1-6).
+"""Hostile submissions against the sandboxed grader (issue 8, attack classes 1-6; issue 16: one worker per
+submission, a child per exercise; issue 17: the sandbox by allow-list).
 
 Each attack sits in the body of an exercise that no other exercise calls, so
-that it runs in that exercise's worker only. Every test asserts: the attacked
+that it runs in that exercise's child only. Every test asserts: the attacked
 exercise gets 0, the grader finishes, the untouched exercise and a solved
 submission graded afterwards get their solo points, no file outside the
 sandbox changed and no process the submission started is left.
 """
 import hashlib
+import os
+import shutil
+import tempfile
+import threading
 from pathlib import Path
 
 import psutil
@@ -15,7 +20,7 @@ import pytest
 from autograder.engine import _load_checked, grade_sources
 from autograder.reference import solutions_dir
 from autograder.sandbox import Limits, sandbox_problem
-from ddcourse.zoo import cache_dir
+from ddcourse.cache import cache_dir
 from tests.submissions import solved_cells, with_cells
 
 NB = "01_softmax_temperature"
@@ -138,6 +143,121 @@ def points(report) -> dict:
     return {e.id: e.points for e in report.exercises}
 
 
+# class 1 by allow-list: copies of solutions/ outside the checkout (another checkout, a course's source/ folder,
+# the grader's temporary folder), the home folder and the checkout's other folders
+OUTSIDE = Path(tempfile.gettempdir()) / f"ddcourse-solutions-copy-{os.getpid()}"
+BESIDE = ROOT.parent / f"ddcourse-solutions-copy-{os.getpid()}"
+SERVED = Path("/srv") / f"ddcourse-solutions-copy-{os.getpid()}"
+
+LOOK_AROUND = f'''
+import glob, os
+
+found = []
+for copy in {[str(OUTSIDE), str(BESIDE), str(SERVED)]!r}:
+    for path in [copy + "/01_softmax_temperature.ipynb", copy]:
+        try:
+            found.append(open(path).read(20) and path)
+        except OSError:
+            pass
+        if os.path.exists(path):
+            found.append(path)
+for folder in ["/root", "/home", "/srv", "/work", "/etc", {str(ROOT)!r}, {str(ROOT.parent)!r}]:
+    try:
+        found += [folder + "/" + name for name in os.listdir(folder)
+                  if name not in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf",
+                                  "passwd", "group", ".pyenv")]
+    except OSError:
+        pass
+for top in ("/opt/ddcourse", "/tmp", "/root", "/home", "/srv", "/work", "/var", "/mnt", "/media"):   # not the venv
+    for pattern in ["/**/solutions/*.ipynb", "/**/source/*/*.ipynb", "/**/*_softmax_temperature.ipynb"]:
+        found += glob.glob(top + pattern, recursive=True)
+
+
+def softmax_jacobian(logits, T=1.0):
+    raise RuntimeError(f"found {{found}}")
+'''
+
+# issue 16: a child that tries to kill, stop, trace or read the worker that forked it (it can list its PID in
+# /proc), and one that leaves a process behind for the next exercise
+SIGNAL_THE_WORKER = '''
+def softmax_with_temperature(logits, T=1.0):
+    import ctypes, os, signal
+    found = []
+    # its PID namespace holds only itself (PID 1) and its own threads: a kill that reaches the worker kills
+    # this exercise too (it dies with the worker), and then "found" never reaches its feedback
+    for pid in range(2, 400):
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            os.kill(-1, sig)
+        except OSError:
+            pass
+    # the sandbox's /proc lists the worker, bubblewrap's init and the waiter under their own PIDs
+    me = os.readlink("/proc/self")
+    for pid in (p for p in os.listdir("/proc") if p.isdigit() and p != me):
+        for action in (lambda: signal.pidfd_send_signal(os.open(f"/proc/{pid}", os.O_RDONLY), signal.SIGSTOP),
+                       lambda: open(f"/proc/{pid}/mem", "rb").close(),
+                       lambda: open(f"/proc/{pid}/environ", "rb").read(1) or 1 / 0):
+            try:
+                action()
+                found.append(pid)
+            except (OSError, ZeroDivisionError):
+                pass
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            fds = []
+        for fd in fds:
+            try:
+                os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY)
+                found.append(f"{pid}/fd/{fd}")
+            except OSError:
+                pass
+        if ctypes.CDLL(None).ptrace(16, int(pid), None, None) == 0:     # PTRACE_ATTACH
+            found.append(f"ptrace {pid}")
+    raise RuntimeError(f"found {found}")
+'''
+
+LEAVE_BEHIND = '''
+import subprocess
+
+for name in ("/tmp/left-behind", "/dev/shm/left-behind"):
+    with open(name, "w") as f:
+        f.write("from an earlier exercise")
+subprocess.Popen(["sleep", "4243.5"], start_new_session=True)
+subprocess.Popen(["sh", "-c", "trap '' HUP TERM; while :; do kill -STOP -1; sleep 0.2; done"], start_new_session=True)
+''' + solved_cells(NB)["log_softmax_with_temperature"]
+
+FIND_LEFTOVERS = '''
+def entropy(probs):
+    import os
+    left = [name for name in ("/tmp/left-behind", "/dev/shm/left-behind") if os.path.exists(name)]
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if b"4243.5" in open(f"/proc/{pid}/cmdline", "rb").read():
+                left.append(pid)
+        except OSError:
+            pass
+    if left:
+        raise RuntimeError(f"left behind: {left}")
+    return -(probs * probs.clamp_min(1e-12).log()).sum(-1)
+'''
+
+
+@pytest.fixture(scope="module")
+def solutions_elsewhere():
+    copies = [OUTSIDE, BESIDE] + ([SERVED] if os.access("/srv", os.W_OK) else [])
+    for copy in copies:
+        shutil.copytree(solutions_dir(), copy)
+    yield copies
+    for copy in copies:
+        shutil.rmtree(copy)
+
+
 @pytest.fixture(scope="module")
 def graded():
     # the files the attacks aim at (not whole folders: other work may change those while the test runs)
@@ -147,11 +267,15 @@ def graded():
                                            softmax_jacobian=HOG), limits=LIMITS)
     values = grade_sources(NB, with_cells(NB, entropy=RETURN_VALUES, log_softmax_with_temperature=RETURN_VALUES,
                                           softmax_jacobian=RETURN_VALUES), limits=LIMITS)
+    children = grade_sources(NB, with_cells(NB, softmax_with_temperature=SIGNAL_THE_WORKER,
+                                            log_softmax_with_temperature=LEAVE_BEHIND, entropy=FIND_LEFTOVERS),
+                             limits=LIMITS)
     after_them = grade_sources(NB, solved_cells(NB), limits=LIMITS)
-    leftovers = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"]) if MARKER in (p.info["cmdline"] or [])]
+    leftovers = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
+                 if {MARKER, "4243.5"} & set(p.info["cmdline"] or [])]
     after = file_digests(watched)
     cache = sorted((cache_dir() / "reference-observations").iterdir())
-    return {"hostile": hostile, "values": values, "after": after_them, "leftovers": leftovers,
+    return {"hostile": hostile, "values": values, "children": children, "after": after_them, "leftovers": leftovers,
             "changed": sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)),
             "strange_cache": [str(p) for p in cache if p.is_fifo() or p.suffix not in (".pt", ".sha256", ".partial")
                               or (p.suffix == ".pt" and _load_checked(p) is None)]}
@@ -185,3 +309,54 @@ def test_class_6_odd_return_values_cost_only_their_exercise(graded):
 
 def test_a_submission_graded_after_the_attacks_gets_its_solo_points(graded):
     assert points(graded["after"]) == SOLO
+
+
+def test_class_1_nothing_outside_the_allow_list_is_there(solutions_elsewhere):
+    report = grade_sources(NB, with_cells(NB, softmax_jacobian=LOOK_AROUND), limits=LIMITS)
+    jacobian = {e.id: e for e in report.exercises}["softmax_jacobian"]
+    assert "found []" in jacobian.feedback, jacobian.feedback
+    assert {**points(report), "softmax_jacobian": 3.0} == SOLO
+
+
+def test_a_child_cannot_signal_trace_or_read_the_worker_nor_leave_anything_for_the_next_exercise(graded):
+    children = {e.id: e for e in graded["children"].exercises}
+    assert "found []" in children["softmax_with_temperature"].feedback, children["softmax_with_temperature"].feedback
+    assert children["log_softmax_with_temperature"].points == 2.0, children["log_softmax_with_temperature"].feedback
+    assert children["entropy"].points == 2.0, children["entropy"].feedback   # it saw nothing left behind
+    assert children["softmax_jacobian"].points == 3.0, children["softmax_jacobian"].feedback
+    assert graded["leftovers"] == []
+
+
+KILLED_FROM_OUTSIDE = """
+def entropy(probs):
+    import subprocess, time
+    subprocess.Popen(["sleep", "4244.5"])
+    time.sleep(60)
+"""
+
+
+def _kill_the_worker_when_entropy_runs(done: threading.Event) -> None:
+    """From outside the sandbox (a child cannot): kill the worker whose exercise started 'sleep 4244.5'."""
+    while not done.is_set():
+        for process in psutil.process_iter(["cmdline"]):
+            if "4244.5" in (process.info["cmdline"] or []):
+                worker = next(p for p in process.parents() if "ddcourse.checking.worker" in p.cmdline()
+                              and p.parent().name() == "bwrap")
+                worker.kill()
+                return
+        done.wait(0.1)
+
+
+def test_a_dead_worker_costs_only_the_running_exercise_and_a_fresh_sandbox_runs_the_rest():
+    done = threading.Event()
+    killer = threading.Thread(target=_kill_the_worker_when_entropy_runs, args=(done,))
+    killer.start()
+    try:
+        report = grade_sources(NB, with_cells(NB, entropy=KILLED_FROM_OUTSIDE), limits=LIMITS)
+    finally:
+        done.set()
+        killer.join()
+    entropy = {e.id: e for e in report.exercises}["entropy"]
+    assert "worker died" in entropy.feedback, entropy.feedback
+    assert points(report) == {**SOLO, "entropy": 0.0}
+    assert not [p for p in psutil.process_iter(["cmdline"]) if "4244.5" in (p.info["cmdline"] or [])]

@@ -5,29 +5,23 @@ import torch
 import torch.nn.functional as F
 
 from ddcourse.checking.cases import Case, model_arg
-from ddcourse.checking.knowledge_distillation import OPTIMIZER_SLOT
+from ddcourse.checking.knowledge_distillation import (OPTIMIZER_SLOT, judge_distillation_step, judge_loss_gradients,
+                                                     probe_distillation_step, probe_loss_gradients)
 
 EXERCISES = ["soft_targets", "soft_cross_entropy", "distillation_loss", "distillation_step"]
 # exercise -> the earlier exercises it calls: it is graded with their reference versions, so that one
 # mistake costs points once (tests/test_fairness.py checks each entry)
 DEPENDS = {"distillation_loss": ["soft_targets"], "distillation_step": ["distillation_loss"]}
 
-LOSS_GRADIENTS = {"probe": "knowledge_distillation.probe_loss_gradients",
-                  "judge": "knowledge_distillation.judge_loss_gradients"}
-STEP = {"probe": "knowledge_distillation.probe_distillation_step", "judge": "knowledge_distillation.judge_distillation_step"}
+LOSS_GRADIENTS = {"probe": probe_loss_gradients, "judge": judge_loss_gradients}
+STEP = {"probe": probe_distillation_step, "judge": judge_distillation_step}
 STEP_OPTIONS = {"lr": 0.5, "stale_grad": 0.25}   # plain SGD, and the stale gradients a step must clear first
 STUDENT, TEACHER = "mlp", "tiny"   # the teacher has dropout, so running it in train mode shows
 
 
-def _close(exercise, name, *args, grad=None, **options):
-    if grad is not None:  # check the gradient of sum(output * grad) w.r.t. the first argument
-        options.update(grad_of=0, grad_weights=grad)
-    return Case(exercise, name, args=list(args), options=options)
-
-
-def _raises(exercise, name, args, names, probe="call", **options):
-    return Case(exercise, f"{name} is rejected with a ValueError naming {' or '.join(names)}", args=args,
-                probe=probe, judge="raises", options={"error": "ValueError", "names": names, **options})
+def _raises(exercise, name, args, names, **options):
+    return Case.raises(exercise, f"{name} is rejected with a ValueError naming {' or '.join(names)}", args, names,
+                       **options)
 
 
 def _loss_gradients(name, *args):
@@ -55,25 +49,25 @@ def public_cases() -> list[Case]:
     probs, labels = torch.softmax(teacher / 2, dim=-1), _labels(g, 4)
     worked_student, worked_teacher = torch.tensor([[1.0, 2.0, 0.0]]), torch.tensor([[4.0, 2.0, 0.0]])
     return [
-        _close("soft_targets", "three logits at T=1", small, 1.0),
-        _close("soft_targets", "three logits at T=10 (nearly uniform)", small, 10.0),
-        _close("soft_targets", "a batch of 4 ten-class logit vectors at T=4, output detached",
-               teacher, 4.0, grad=torch.randn(4, 10, generator=g)),
+        Case.close("soft_targets", "three logits at T=1", small, 1.0),
+        Case.close("soft_targets", "three logits at T=10 (nearly uniform)", small, 10.0),
+        Case.close("soft_targets", "a batch of 4 ten-class logit vectors at T=4, output detached",
+                   teacher, 4.0, grad=torch.randn(4, 10, generator=g)),
         _raises("soft_targets", "T=0", [teacher, 0.0], ["T"]),
-        _close("soft_cross_entropy", "the worked example: one student row and its target at T=2",
-               worked_student, torch.tensor([[0.7, 0.2, 0.1]]), 2.0),
-        _close("soft_cross_entropy", "a batch of 4 at T=2, with the gradient to the student's logits",
-               student, probs, 2.0, grad=torch.tensor(1.0)),
+        Case.close("soft_cross_entropy", "the worked example: one student row and its target at T=2",
+                   worked_student, torch.tensor([[0.7, 0.2, 0.1]]), 2.0),
+        Case.close("soft_cross_entropy", "a batch of 4 at T=2, with the gradient to the student's logits",
+                   student, probs, 2.0, grad=torch.tensor(1.0)),
         _raises("soft_cross_entropy", "T=-1", [student, probs, -1.0], ["T"]),
         _raises("soft_cross_entropy", "target_probs of another shape", [student, probs[:, :9], 2.0],
                 ["target_probs", "student_logits"]),
-        _close("distillation_loss", "the worked example at T=2, alpha=0.5",
-               worked_student, worked_teacher, torch.tensor([0]), 2.0, 0.5),
-        _close("distillation_loss", "a batch of 4 at T=4, alpha=0.9, with the gradient to the student's logits",
-               student, teacher, labels, 4.0, 0.9, grad=torch.tensor(1.0)),
-        _close("distillation_loss", "alpha=1 at T=10: the soft term alone", student, teacher, labels, 10.0, 1.0),
-        _close("distillation_loss", "alpha=0 at T=5: the hard-label cross-entropy alone, at T=1",
-               student, teacher, labels, 5.0, 0.0),
+        Case.close("distillation_loss", "the worked example at T=2, alpha=0.5",
+                   worked_student, worked_teacher, torch.tensor([0]), 2.0, 0.5),
+        Case.close("distillation_loss", "a batch of 4 at T=4, alpha=0.9, with the gradient to the student's logits",
+                   student, teacher, labels, 4.0, 0.9, grad=torch.tensor(1.0)),
+        Case.close("distillation_loss", "alpha=1 at T=10: the soft term alone", student, teacher, labels, 10.0, 1.0),
+        Case.close("distillation_loss", "alpha=0 at T=5: the hard-label cross-entropy alone, at T=1",
+                   student, teacher, labels, 5.0, 0.0),
         _loss_gradients("no gradient reaches the teacher's logits (T=4, alpha=0.9)", student, teacher, labels, 4.0, 0.9),
         _raises("distillation_loss", "alpha=1.5", [student, teacher, labels, 4.0, 1.5], ["alpha"]),
         _raises("distillation_loss", "T=0", [student, teacher, labels, 0.0, 0.5], ["T"]),
@@ -93,42 +87,42 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
 
     cases = []
     for T in (0.5, 1.0, 4.0, 20.0, 100.0):
-        cases.append(_close("soft_targets", f"random logits [64, 10] at T={T:g}", randn(64, 10, scale=5), T))
+        cases.append(Case.close("soft_targets", f"random logits [64, 10] at T={T:g}", randn(64, 10, scale=5), T))
     cases += [
-        _close("soft_targets", "leading dimensions [2, 3, 10] at T=3", randn(2, 3, 10, scale=3), 3.0),
-        _close("soft_targets", "float64 logits at T=2 (the dtype must be kept)", randn(8, 10, dtype=torch.float64), 2.0),
-        _close("soft_targets", "logits of size 1e4 at T=1 (must stay finite)", randn(16, 10, scale=1e4), 1.0),
-        _close("soft_targets", "the output is detached from the teacher's graph (T=5)", randn(6, 10, scale=3), 5.0,
-               grad=randn(6, 10)),
+        Case.close("soft_targets", "leading dimensions [2, 3, 10] at T=3", randn(2, 3, 10, scale=3), 3.0),
+        Case.close("soft_targets", "float64 logits at T=2 (the dtype must be kept)", randn(8, 10, dtype=torch.float64), 2.0),
+        Case.close("soft_targets", "logits of size 1e4 at T=1 (must stay finite)", randn(16, 10, scale=1e4), 1.0),
+        Case.close("soft_targets", "the output is detached from the teacher's graph (T=5)", randn(6, 10, scale=3), 5.0,
+                   grad=randn(6, 10)),
         _raises("soft_targets", "T=-2", [randn(3, 10), -2.0], ["T"]),
     ]
     for T in (1.0, 2.0, 7.0, 50.0):
-        cases.append(_close("soft_cross_entropy", f"random logits and targets [32, 10] at T={T:g}",
-                            randn(32, 10, scale=4), probs(32, 10), T, grad=torch.tensor(1.0)))
+        cases.append(Case.close("soft_cross_entropy", f"random logits and targets [32, 10] at T={T:g}",
+                                randn(32, 10, scale=4), probs(32, 10), T, grad=torch.tensor(1.0)))
     one_hot = F.one_hot(_labels(g, 16), 10).float()
     cases += [
-        _close("soft_cross_entropy", "one-hot targets, student logits of size 1e3 at T=1 (must stay finite)",
-               randn(16, 10, scale=1e3), one_hot, 1.0, atol=1e-3),
-        _close("soft_cross_entropy", "a batch of one at T=3", randn(1, 10), probs(1, 10), 3.0),
-        _close("soft_cross_entropy", "float64 at T=4 (the dtype must be kept)", randn(8, 10, dtype=torch.float64),
-               probs(8, 10, dtype=torch.float64), 4.0),
+        Case.close("soft_cross_entropy", "one-hot targets, student logits of size 1e3 at T=1 (must stay finite)",
+                   randn(16, 10, scale=1e3), one_hot, 1.0, atol=1e-3),
+        Case.close("soft_cross_entropy", "a batch of one at T=3", randn(1, 10), probs(1, 10), 3.0),
+        Case.close("soft_cross_entropy", "float64 at T=4 (the dtype must be kept)", randn(8, 10, dtype=torch.float64),
+                   probs(8, 10, dtype=torch.float64), 4.0),
         _raises("soft_cross_entropy", "T=0", [randn(4, 10), probs(4, 10), 0.0], ["T"]),
         _raises("soft_cross_entropy", "target_probs with fewer rows", [randn(4, 10), probs(3, 10), 2.0],
                 ["target_probs", "student_logits"]),
     ]
     for T, alpha in ((1.0, 0.5), (2.0, 0.9), (5.0, 0.1), (20.0, 0.7), (3.5, 1.0), (8.0, 0.0)):
-        cases.append(_close("distillation_loss", f"random logits [64, 10] at T={T:g}, alpha={alpha:g}",
-                            randn(64, 10, scale=3), randn(64, 10, scale=6), _labels(g, 64), T, alpha,
-                            grad=torch.tensor(1.0)))
+        cases.append(Case.close("distillation_loss", f"random logits [64, 10] at T={T:g}, alpha={alpha:g}",
+                                randn(64, 10, scale=3), randn(64, 10, scale=6), _labels(g, 64), T, alpha,
+                                grad=torch.tensor(1.0)))
     cases += [
-        _close("distillation_loss", "a confident teacher (logits of size 20) at T=10, alpha=0.9",
-               randn(32, 10, scale=2), randn(32, 10, scale=20), _labels(g, 32), 10.0, 0.9),
-        _close("distillation_loss", "student logits of size 1e3 at T=1, alpha=0.5 (must stay finite)",
-               randn(16, 10, scale=1e3), randn(16, 10, scale=5), _labels(g, 16), 1.0, 0.5, rtol=1e-4),
-        _close("distillation_loss", "a batch of one at T=4, alpha=0.6", randn(1, 10), randn(1, 10, scale=4),
-               _labels(g, 1), 4.0, 0.6),
-        _close("distillation_loss", "float64 at T=3, alpha=0.8 (the dtype must be kept)",
-               randn(8, 10, dtype=torch.float64), randn(8, 10, scale=4, dtype=torch.float64), _labels(g, 8), 3.0, 0.8),
+        Case.close("distillation_loss", "a confident teacher (logits of size 20) at T=10, alpha=0.9",
+                   randn(32, 10, scale=2), randn(32, 10, scale=20), _labels(g, 32), 10.0, 0.9),
+        Case.close("distillation_loss", "student logits of size 1e3 at T=1, alpha=0.5 (must stay finite)",
+                   randn(16, 10, scale=1e3), randn(16, 10, scale=5), _labels(g, 16), 1.0, 0.5, rtol=1e-4),
+        Case.close("distillation_loss", "a batch of one at T=4, alpha=0.6", randn(1, 10), randn(1, 10, scale=4),
+                   _labels(g, 1), 4.0, 0.6),
+        Case.close("distillation_loss", "float64 at T=3, alpha=0.8 (the dtype must be kept)",
+                   randn(8, 10, dtype=torch.float64), randn(8, 10, scale=4, dtype=torch.float64), _labels(g, 8), 3.0, 0.8),
         _loss_gradients("no gradient reaches the teacher's logits (T=2, alpha=0.5)",
                         randn(16, 10, scale=2), randn(16, 10, scale=5), _labels(g, 16), 2.0, 0.5),
         _loss_gradients("no gradient reaches the teacher's logits (T=20, alpha=1)",

@@ -12,17 +12,15 @@ DEPENDS = {"softmax_jacobian": ["softmax_with_temperature"]}
 TEMPERATURE_FUNCTIONS = ["softmax_with_temperature", "log_softmax_with_temperature", "softmax_jacobian"]
 
 
-def _close(exercise, name, *args, grad=None, **options):
-    if grad is not None:  # check the gradient of sum(output * weights) w.r.t. the first argument
-        options.update(grad_of=0, grad_weights=grad)
+def _close(exercise, name, *args, **options):
     if exercise in TEMPERATURE_FUNCTIONS and len(args) == 2:  # every value computed is near logits / T at most
         options.setdefault("magnitude", float(args[0].abs().max()) / args[1])
-    return Case(exercise, name, args=list(args), options=options)
+    return Case.close(exercise, name, *args, **options)
 
 
 def _rejects_bad_temperature(exercise, logits):
-    return [Case(exercise, f"T={T} is rejected with a ValueError naming T", args=[logits, T], judge="raises",
-                 options={"error": "ValueError", "names": ["T"]}) for T in (0.0, -2.0)]
+    return [Case.raises(exercise, f"T={T} is rejected with a ValueError naming T", [logits, T], ["T"])
+            for T in (0.0, -2.0)]
 
 
 def public_cases() -> list[Case]:

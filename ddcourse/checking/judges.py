@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from ddcourse.checking.cases import MODEL_KEY, Case, is_model_arg
+from ddcourse.checking.cases import MODEL_KEY, STAND_IN_KEY, Case, is_model_arg, is_stand_in
+from ddcourse.checking.registry import resolve
 
 
 @dataclass
@@ -28,6 +29,8 @@ def describe_value(value: Any) -> str:
         if value.numel() <= 6:
             text += f" = {[round(v, 6) for v in value.flatten().tolist()]}"
         return text
+    if is_stand_in(value):
+        return f"{value[STAND_IN_KEY]}={value['description']}"
     if is_model_arg(value):
         return f"<{value[MODEL_KEY]} model in {'train' if value['training'] else 'eval'} mode>"
     if isinstance(value, list):
@@ -38,6 +41,19 @@ def describe_value(value: Any) -> str:
 def describe_call(case: Case) -> str:
     parts = [describe_value(a) for a in case.args] + [f"{k}={describe_value(v)}" for k, v in case.kwargs.items()]
     return f"{case.exercise}(" + ", ".join(parts) + ")"
+
+
+def failure_report(case: Case, verdict: Verdict, hints_given: set[str]) -> list[str]:
+    """What a student reads about a failed case: its name, the call, what went wrong. A hint already given
+    for an earlier case of the same report (``hints_given``, updated here) is not repeated."""
+    lines = [f"✗ {case.name}", f"    called {describe_call(case)}"]
+    for line in verdict.message.splitlines():
+        if line.startswith("hint: "):
+            if line in hints_given:
+                continue
+            hints_given.add(line)
+        lines.append(f"    {line}")
+    return lines
 
 
 def _info_text(info: dict) -> str:
@@ -209,13 +225,8 @@ def judge_raises(case: Case, expected: dict, got: dict, mistakes: dict | None = 
     return Verdict(True)
 
 
-JUDGES: dict[str, Callable[..., Verdict]] = {"close": judge_close, "raises": judge_raises}
-
-
 def judge(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:
-    if "error" in expected and case.judge != "raises":
+    if "error" in expected and not case.expects_error:
         raise RuntimeError(f"the reference failed on case {case.name!r} of {case.exercise}: "
                            f"{expected['error']['type']}: {expected['error']['message']}")
-    from ddcourse.checking.probes import resolve
-
-    return resolve(case.judge, JUDGES)(case, expected, got, mistakes)
+    return resolve(case.judge)(case, expected, got, mistakes)

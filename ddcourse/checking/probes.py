@@ -7,7 +7,6 @@ kernel for public checks and in a sandboxed worker for grading.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import traceback
 from typing import Any, Callable
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 
 from ddcourse.checking.cases import MODEL_KEY, Case, is_model_arg
+from ddcourse.checking.registry import resolve
 from ddcourse.models import make_model
 
 _CHECKING_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -141,21 +141,20 @@ def _input_grad(output: Any, wrt: torch.Tensor, weights: torch.Tensor) -> Any:
     return "no gradient: the output does not depend on the input" if grad is None else snapshot(grad)
 
 
-PROBES: dict[str, Callable[[Callable, Case, Any], dict]] = {"call": probe_call}
-
-
-def resolve(name: str, registry: dict[str, Callable]) -> Callable:
-    """A registered probe or judge, or "module.function" from a module of ddcourse.checking
-    (so that a notebook's special probes live in a module of their own)."""
-    if name in registry:
-        return registry[name]
-    module, _, function = name.rpartition(".")
-    return getattr(importlib.import_module(f"ddcourse.checking.{module}"), function)
+def hooked_call(fn: Callable, args: list, kwargs: dict, hook: Callable) -> dict:
+    """Call fn(*args, **kwargs) with ``hook`` as a forward pre-hook of the model args[0] (removed afterwards,
+    whatever happens); the generic probe's observation of the call."""
+    handle = args[0].register_forward_pre_hook(hook)
+    try:
+        output = fn(*args, **kwargs)
+    finally:
+        handle.remove()
+    return {"output": snapshot(output), "output_info": describe(output), "inputs_after": snapshot(args)}
 
 
 def run_probe(fn: Callable, case: Case, device: torch.device | str) -> dict:
     """The probe's observation, or the exception the function raised, as data."""
-    probe = resolve(case.probe, PROBES)
+    probe = resolve(case.probe)
     try:
         return probe(fn, case, device)
     except Exception as err:  # a student's bug is an observation, not a crash

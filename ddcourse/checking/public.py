@@ -17,7 +17,7 @@ import inspect
 import torch
 
 from ddcourse.checking.cases import Case
-from ddcourse.checking.judges import Verdict, describe_call, judge
+from ddcourse.checking.judges import Verdict, failure_report, judge
 from ddcourse.checking.probes import run_probe
 
 CHECK_DATA = Path(__file__).resolve().parents[1] / "check_data"
@@ -53,12 +53,10 @@ def run_public_checks(exercise: str, fn: Callable, device: str = "cpu") -> list[
 
 def format_report(exercise: str, results: list[tuple[Case, Verdict]]) -> str:
     passed = sum(verdict.passed for _, verdict in results)
-    lines = [f"{exercise}: {passed}/{len(results)} public checks passed"]
+    lines, hints_given = [f"{exercise}: {passed}/{len(results)} public checks passed"], set()
     for case, verdict in results:
-        lines.append(f"  {'✓' if verdict.passed else '✗'} {case.name}")
-        if not verdict.passed:
-            lines.append(f"      called {describe_call(case)}")
-            lines.extend("      " + line for line in verdict.message.splitlines())
+        report = [f"✓ {case.name}"] if verdict.passed else failure_report(case, verdict, hints_given)
+        lines.extend(f"  {line}" for line in report)
     if passed == len(results):
         lines.append("All public checks pass. The grader also runs hidden checks: random inputs, "
                      "edge cases, other devices.")
@@ -91,13 +89,21 @@ def names_from_other_cells(fn: Callable) -> list[str]:
     return found
 
 
+class PublicChecksFailed(AssertionError):
+    """Raised by check() after its report. Jupyter shows it as this one line (IPython's _render_traceback_
+    protocol) instead of a traceback through check's own code: the report above already says what failed."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
 def check(exercise: str, fn: Callable) -> None:
     """Run the public checks of ``exercise`` on ``fn``, print what passed and what did not, and raise
-    AssertionError when a check fails."""
+    PublicChecksFailed (an AssertionError) when a check fails."""
     if not callable(fn):
         message = f"{exercise}: expected a function, got {type(fn).__name__}. Run the cell that defines it first."
         print(message)
-        raise AssertionError(message)
+        raise PublicChecksFailed(message)
     outside = names_from_other_cells(fn)
     if outside:
         print(f"note: {exercise} uses {', '.join(outside)}, defined in another cell. The grader runs the "
@@ -107,4 +113,4 @@ def check(exercise: str, fn: Callable) -> None:
     print(format_report(exercise, results))
     failed = sum(not verdict.passed for _, verdict in results)
     if failed:
-        raise AssertionError(f"{exercise}: {failed} of {len(results)} public checks failed (see above)")
+        raise PublicChecksFailed(f"{exercise}: {failed} of {len(results)} public checks failed (see above)")
