@@ -14,7 +14,7 @@ def test_models_map_images_to_ten_logits(name):
 
 def test_unknown_names_are_rejected_clearly(monkeypatch):
     with pytest.raises(ValueError, match="architecture"):
-        make_model("resnet")
+        make_model("vgg")
     with pytest.raises(ValueError, match="unknown profile 'huge'"):
         get_profile("huge")
     monkeypatch.setenv("DDCOURSE_PROFILE", "tiny")
