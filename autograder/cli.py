@@ -7,10 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from autograder.constants import DEFAULT_SEED
 from autograder.limits import Limits
 
 # the grader's modules load torch: they are imported by the commands that need them, so that --help is instant
-DEFAULT_SEED = 2016  # autograder.engine.DEFAULT_SEED; tests/test_cli.py checks they agree
 
 
 def _submissions(paths: list[str]) -> list[Path]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from autograder.checks import catalogue, checks_of, exercises_of
+from autograder.constants import DEFAULT_SEED
 from ddcourse.notebook import (SubmissionError, definition_sources, exercise_sources, identify_notebook, parse_cell,
                                read_notebook)
 from autograder.reference import exercise_points, reference_sources, solution_path
@@ -26,8 +27,6 @@ from ddcourse.checking import probes
 from ddcourse.checking.probes import snapshot, to_device
 from ddcourse.device import pick_device
 from ddcourse.cache import cache_dir, write_atomically
-
-DEFAULT_SEED = 2016
 
 
 @dataclass

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.engine import DEFAULT_SEED, NotebookReport, grade_notebook, self_check
+from autograder.constants import DEFAULT_SEED, TEST_CELL_PREFIX
+from autograder.engine import NotebookReport, grade_notebook, self_check
 from autograder.limits import Limits
 from autograder.report import notebooks_of
-
-TEST_PREFIX = "test_"  # grade id of an exercise's test cell: test_<exercise>
 
 
 def _autograde(root: Path, assignment: str, students: list[str] | None) -> None:
@@ -45,8 +44,8 @@ def _write_feedback(autograded: Path, report: NotebookReport) -> None:
     results = {e.id: e for e in report.exercises}
     for cell in nb.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
-        if cell.cell_type == "code" and grade_id.startswith(TEST_PREFIX):
-            result = results.get(grade_id.removeprefix(TEST_PREFIX))
+        if cell.cell_type == "code" and grade_id.startswith(TEST_CELL_PREFIX):
+            result = results.get(grade_id.removeprefix(TEST_CELL_PREFIX))
             text = (f"{result.id}: {result.points:g} / {result.max_points:g} points\n{result.feedback}\n"
                     if result else f"not graded: {report.error or 'no result for this cell'}\n")
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
@@ -80,8 +79,8 @@ def grade_assignment(root: Path | str, assignment: str, *, students: list[str] |
                 report = grade_notebook(root / "submitted" / relative, device=device, seed=seed, limits=limits)
                 points = {} if report.error else {e.id: e.points for e in report.exercises}
                 for grade in notebook.grades:
-                    if grade.name.startswith(TEST_PREFIX):
-                        grade.auto_score = points.get(grade.name.removeprefix(TEST_PREFIX), 0.0)
+                    if grade.name.startswith(TEST_CELL_PREFIX):
+                        grade.auto_score = points.get(grade.name.removeprefix(TEST_CELL_PREFIX), 0.0)
                         grade.manual_score = None
                         grade.needs_manual_grade = False
                 gradebook.db.commit()

@@ -5,11 +5,11 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from autograder.constants import TEST_CELL_PREFIX
 from ddcourse.loader import load_cells
 from ddcourse.notebook import exercise_sources, grade_id, read_notebook, setup_sources
 
 SOLUTIONS_ENV = "DDCOURSE_SOLUTIONS"
-TEST_CELL_PREFIX = "test_"
 
 
 def solutions_dir() -> Path:

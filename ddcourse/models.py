@@ -1,4 +1,5 @@
-"""MNIST classifiers. Every model maps images [B, 1, 28, 28] in [0, 1] to logits [B, 10].
+"""Image classifiers. Every model maps images in [0, 1] to logits [B, 10]: the MNIST ones take
+[B, 1, 28, 28], the residual network of the CIFAR-10 path (notebook 07) takes [B, 3, 32, 32].
 
 The temperature never lives in the model: it is applied in the loss, so a
 distilled model is deployed at T=1 simply by using its logits.
@@ -104,12 +105,56 @@ class LinearClassifier(nn.Module):
         return self.fc(x.flatten(1))                               # (B, 784) -> (B, 10)
 
 
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm, added to the input (He et al. 2016); a 1x1 convolution matches
+    the shapes when the block halves the resolution or changes the width."""
+
+    def __init__(self, channels_in: int, channels_out: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels_in, channels_out, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(channels_out), nn.ReLU(),
+            nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False), nn.BatchNorm2d(channels_out),
+        )
+        self.shortcut = (nn.Identity() if stride == 1 and channels_in == channels_out else
+                         nn.Sequential(nn.Conv2d(channels_in, channels_out, 1, stride=stride, bias=False),
+                                       nn.BatchNorm2d(channels_out)))
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    """A small residual network for CIFAR-10 images [B, 3, 32, 32]: a 3x3 stem, three stages of
+    ``blocks`` residual blocks at widths 16k, 32k, 64k (k = ``width``; resolution 32, 16, 8), global average
+    pooling and a linear layer. blocks=1, width=1 is ResNet-8 (about 78,000 parameters); blocks=3 is He et
+    al.'s ResNet-20, and width=10 with blocks=4 has the widths of Zagoruyko and Komodakis's WRN-28-10 (seed 004's
+    WideResNet-28), which needs a GPU."""
+
+    def __init__(self, num_classes: int = 10, blocks: int = 1, width: int = 1):
+        super().__init__()
+        widths = [16 * width, 32 * width, 64 * width]
+        layers = [nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+        channels = 16
+        for stage, out in enumerate(widths):
+            for block in range(blocks):
+                layers.append(ResidualBlock(channels, out, stride=2 if stage > 0 and block == 0 else 1))
+                channels = out
+        self.features = nn.Sequential(*layers)                     # (B, 64k, 8, 8)
+        self.classifier = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
 ARCHITECTURES = {"papernot": PapernotCNN, "small": SmallCNN, "tiny": TinyCNN, "mlp": MLP,
-                 "linear": LinearClassifier}
+                 "linear": LinearClassifier, "resnet": CifarResNet}
 
 
 def make_model(name: str = "papernot") -> nn.Module:
-    """A freshly initialised model of the named architecture ('papernot', 'small', 'tiny', 'mlp' or 'linear')."""
+    """A freshly initialised model of the named architecture ('papernot', 'small', 'tiny', 'mlp', 'linear' for
+    MNIST; 'resnet' for CIFAR-10)."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]()

@@ -66,28 +66,43 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, T: float 
     device = next(model.parameters()).device
     x, targets = x.to(device), targets.to(device)
     optimizer = _make_optimizer(optimizer, model, lr)
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    steps_per_epoch = (len(x) + batch_size - 1) // batch_size
-    model.train()
-    # kept after it ends (leave=True): a notebook shows what was trained and how long it took
-    bar = tqdm(total=epochs * steps_per_epoch, desc=description, unit="batch", disable=not progress, leave=True)
-    for epoch in range(epochs):
-        order = torch.randperm(len(x), generator=generator).to(device)
-        for start in range(0, len(x), batch_size):
-            batch = order[start:start + batch_size]
-            inputs = x[batch]
-            if perturb is not None:
-                inputs = perturb(model, inputs, targets[batch]).detach()
-                model.train()   # whatever mode the attack left it in
-            loss = loss_fn(model(inputs), targets[batch], T)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            bar.update(1)
-        bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
-    bar.close()
+
+    def step(inputs, batch_targets):
+        if perturb is not None:
+            inputs = perturb(model, inputs, batch_targets).detach()
+        model.train()   # whatever mode the attack left it in
+        loss = loss_fn(model(inputs), batch_targets, T)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    train_in_steps(x, targets, step, epochs=epochs, batch_size=batch_size, seed=seed, progress=progress,
+                   description=description)
     optimizer.zero_grad(set_to_none=True)  # no gradients left behind: a fresh model looks like one from the cache
     return model.eval()
+
+
+def train_in_steps(x: torch.Tensor, targets: torch.Tensor, step: Callable[[torch.Tensor, torch.Tensor], float], *,
+                   epochs: int = 1, batch_size: int = 128, seed: int = 0, progress: bool = True,
+                   description: str = "training") -> float:
+    """Call ``step(x_batch, targets_batch)`` (one optimisation step, returning its loss) on shuffled batches for
+    ``epochs`` epochs, with a progress bar; return the last loss. For training loops whose step is an exercise
+    (notebook 07's distillation and adversarial distillation steps)."""
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    steps_per_epoch = (len(x) + batch_size - 1) // batch_size
+    # kept after it ends (leave=True): a notebook shows what was trained and how long it took
+    bar = tqdm(total=epochs * steps_per_epoch, desc=description, unit="batch", disable=not progress, leave=True)
+    loss = float("nan")
+    for epoch in range(epochs):
+        order = torch.randperm(len(x), generator=generator).to(x.device)
+        for start in range(0, len(x), batch_size):
+            batch = order[start:start + batch_size]
+            loss = step(x[batch], targets[batch])
+            bar.update(1)
+        bar.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}")
+    bar.close()
+    return loss
 
 
 @torch.no_grad()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import torch
 
-from autograder.engine import DEFAULT_SEED, _load_checked, _reference_cache_file, grade_notebook, grade_sources
+from autograder.constants import DEFAULT_SEED
+from autograder.engine import _load_checked, _reference_cache_file, grade_notebook, grade_sources
 from autograder.generate import COURSE_DIR
 from autograder.reference import solution_path
 from autograder.sandbox import Limits

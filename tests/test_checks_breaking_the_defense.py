@@ -135,6 +135,7 @@ def test_correct_implementations_written_otherwise_get_full_points():
     assert_full_points(NB, **CORRECT_OTHERWISE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
 def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
     assert_mistakes_cost_their_own_exercise(NB, round_)

@@ -225,6 +225,7 @@ def test_an_independently_written_attack_and_minimal_perturbation_get_full_point
     assert all(e.passed for e in report.exercises), [e.feedback for e in report.exercises]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("round_", ROUNDS, ids=round_id)
 def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
     assert_mistakes_cost_their_own_exercise(NB, round_, only=list(round_))

@@ -151,6 +151,7 @@ def _validate(path, cwd):
     return result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_nbgrader_validate_fails_on_stubs_and_passes_when_solved(tmp_path):
     notebook = "01_softmax_temperature"
     stubs = tmp_path / "stubs.ipynb"

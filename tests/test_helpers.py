@@ -14,7 +14,7 @@ def test_models_map_images_to_ten_logits(name):
 
 def test_unknown_names_are_rejected_clearly(monkeypatch):
     with pytest.raises(ValueError, match="architecture"):
-        make_model("resnet")
+        make_model("vgg")
     with pytest.raises(ValueError, match="unknown profile 'huge'"):
         get_profile("huge")
     monkeypatch.setenv("DDCOURSE_PROFILE", "tiny")
@@ -170,3 +170,53 @@ def test_distilled_pair_is_cached_by_the_functions_code(tmp_path, monkeypatch):
     zoo.distilled_pair(profile, "cpu", 20, defensive_distillation, temperature_cross_entropy)
     zoo.distilled_pair(profile, "cpu", 5, other_distillation, temperature_cross_entropy)
     assert calls == [5.0, 20.0, -5.0]
+
+
+def test_epsilon_ramp_grows_the_budget_and_the_step_linearly_then_holds():
+    from ddcourse.zoo import EpsilonRamp
+
+    calls = []
+
+    def attack(model, x, y, eps, alpha, steps):
+        calls.append((round(eps, 6), round(alpha, 6), steps))
+        return x
+
+    ramp = EpsilonRamp(attack, eps=0.3, alpha=0.4, steps=1, ramp_batches=4)
+    for _ in range(6):
+        ramp(None, torch.zeros(1), torch.zeros(1))
+    assert calls == [(0.075, 0.1, 1), (0.15, 0.2, 1), (0.225, 0.3, 1), (0.3, 0.4, 1), (0.3, 0.4, 1), (0.3, 0.4, 1)]
+    calls.clear()
+    EpsilonRamp(attack, eps=0.3, alpha=0.01, steps=40, ramp_batches=0)(None, torch.zeros(1), torch.zeros(1))
+    assert calls == [(0.3, 0.01, 40)]
+
+
+def test_robust_pair_attacks_the_teacher_only_and_distils_on_clean_images(tmp_path, monkeypatch):
+    from ddcourse import cache, zoo
+    from ddcourse.data import load_mnist
+
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    profile = get_profile("smoke")
+    budgets, labelled = [], []
+
+    def pgd_attack(model, x, y, eps, alpha, steps, random_start=True):
+        budgets.append(eps)
+        return (x + eps * torch.randn_like(x).sign()).clamp(0, 1)
+
+    def soft_labels(model, x, T):
+        labelled.append(x)
+        return torch.softmax(model(x) / T, dim=1).detach()
+
+    def temperature_cross_entropy(logits, targets, T):
+        return -(targets * torch.log_softmax(logits / T, dim=1)).sum(dim=1).mean()
+
+    teacher, student = zoo.robust_pair(profile, "cpu", pgd_attack, soft_labels, temperature_cross_entropy,
+                                       progress=False)
+    batches = profile.adv_epochs * -(-profile.adv_train_size // profile.batch_size)
+    assert len(budgets) == batches and budgets[-1] == pytest.approx(profile.adv_eps)
+    assert budgets[0] < budgets[-1]    # the ramp
+    x_clean, _ = load_mnist("train", profile.adv_train_size, "cpu")
+    assert len(labelled) == 1 and torch.equal(labelled[0], x_clean)
+    assert not any(torch.equal(p, q) for p, q in zip(teacher.parameters(), student.parameters()))
+    again = zoo.robust_pair(profile, "cpu", pgd_attack, soft_labels, temperature_cross_entropy, progress=False)
+    assert len(budgets) == batches     # from the cache
+    assert all(torch.equal(p, q) for p, q in zip(student.parameters(), again[1].parameters()))

@@ -58,6 +58,7 @@ def submit(root, student, notebook):
     run("nbgrader", "db", "student", "add", student, cwd=root)
 
 
+@pytest.mark.slow
 def test_nbgrader_points_come_from_the_sandboxed_grader(tmp_path):
     root = tmp_path / "course"
     run(sys.executable, "-m", "autograder", "nbgrader-course", root, cwd=tmp_path)

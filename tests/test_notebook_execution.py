@@ -20,6 +20,7 @@ def kernel_results(nb):
             for c in nb.cells if (grade_id(c) or "").startswith("test_")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", list(NOTEBOOKS))
 def test_solved_notebook_executes_with_full_points_and_widgets(notebook, tmp_path):
     nb = execute_beside_solutions(solution_path(notebook), tmp_path)

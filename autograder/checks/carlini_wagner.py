@@ -354,6 +354,10 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
     return cases
 
 
+# _objective, _loss and _constants write the reference's formulas again, each with one switch that makes a known
+# mistake. Deriving them from the solved notebook would need its source patched at those points, which is harder to
+# read than the formulas. They only choose hints (a hint is given when a failing answer matches one), and
+# tests/test_checks_carlini_wagner.py checks each hint against a wrong implementation written independently.
 def _objective(logits, target, kappa=0.0, targeted=True, *, masked=None, on_probabilities=False, clamp=True,
                sign=1.0):
     """cw_objective with one thing changed, for the known mistakes below."""

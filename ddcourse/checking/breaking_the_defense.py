@@ -18,7 +18,7 @@ import torch
 
 from ddcourse.checking.cases import Case
 from ddcourse.checking.judges import Verdict, _inputs_difference, _metadata_difference, error_text, judge_close
-from ddcourse.checking.probes import build_model, describe, snapshot, to_device
+from ddcourse.checking.probes import build_model, describe, hooked_call, snapshot, to_device
 
 BOX_TOLERANCE = 1e-6
 BALL_TOLERANCE = 1e-5
@@ -36,13 +36,7 @@ def probe_pgd(fn, case: Case, device) -> dict:
         calls["all"] += 1
         calls["train"] += int(module.training)
 
-    handle = args[0].register_forward_pre_hook(count)
-    try:
-        output = fn(*args, **kwargs)
-    finally:
-        handle.remove()
-    return {"output": snapshot(output), "output_info": describe(output), "inputs_after": snapshot(args),
-            "calls": calls}
+    return {**hooked_call(fn, args, kwargs, count), "calls": calls}
 
 
 def _fooled(case: Case, images: torch.Tensor) -> int:

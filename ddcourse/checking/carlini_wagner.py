@@ -24,7 +24,7 @@ import torch
 from ddcourse.checking.cases import Case
 from ddcourse.checking.judges import (Verdict, _inputs_difference, _metadata_difference, error_text, judge_close,
                                       value_difference)
-from ddcourse.checking.probes import build_model, describe, snapshot, to_device
+from ddcourse.checking.probes import build_model, describe, hooked_call, snapshot, to_device
 
 AT_X = 1e-5          # an evaluation within this L-inf distance of x is at the original image (a restart)
 SAME_POINT = 2e-6    # consecutive evaluations closer than this are the same iterate evaluated twice
@@ -78,13 +78,7 @@ def probe_attack(fn, case: Case, device) -> dict:
     """Call attack(model, x, target, **kwargs) like the generic probe, recording where the model is evaluated."""
     args, kwargs = to_device(case.args, device), to_device(case.kwargs, device)
     trace = _Trace(args[1], keep_first_steps=bool(case.options.get("fresh_adam")))
-    handle = args[0].register_forward_pre_hook(trace)
-    try:
-        output = fn(*args, **kwargs)
-    finally:
-        handle.remove()
-    return {"output": snapshot(output), "output_info": describe(output), "inputs_after": snapshot(args),
-            "trace": trace.record()}
+    return {**hooked_call(fn, args, kwargs, trace), "trace": trace.record()}
 
 
 def _distances(a: torch.Tensor, b: torch.Tensor, norm: float) -> torch.Tensor:

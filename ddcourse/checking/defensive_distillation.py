@@ -10,9 +10,9 @@ from __future__ import annotations
 from torch import nn
 
 from ddcourse.checking.cases import Case
-from ddcourse.checking.judges import Verdict, error_text, value_difference
+from ddcourse.checking.judges import Verdict, error_text
 from ddcourse.checking.probes import to_device
-from ddcourse.checking.training_record import TrainingRecorder, describe_targets, target_kind
+from ddcourse.checking.training_record import TrainingRecorder, training_call_problem
 
 
 def probe_defensive_distillation(fn, case: Case, device) -> dict:
@@ -47,22 +47,11 @@ def _call_problem(role: str, expected: dict, got: dict) -> str | None:
     if role == "student" and got["starts_from_trained_model"] is not None:
         return ("the student starts from the trained teacher's weights: it must start from a fresh initialisation "
                 "(make_model()), and learn from the teacher's soft labels only")
-    if not got["same_x"]:
-        return f"train_fn did not get the training images x to train the {role}"
-    if got["T"] != expected["T"]:
-        return f"the {role} was trained at T={got['T']!r}; both models are trained at the same T={expected['T']!r}"
-    if target_kind(got["targets_info"]) != target_kind(expected["targets_info"]):
-        return f"the {role} must be trained on {wanted}, got {describe_targets(got['targets_info'])}"
-    if got["targets_info"]["requires_grad"]:
-        return ("the soft labels are still attached to the teacher's autograd graph: compute them under "
-                "torch.no_grad() (your soft_labels does)")
-    difference = value_difference(expected["targets"], got["targets"], 1e-4, 1e-6, "targets")
-    if difference and role == "student":
-        return (f"the student's targets are not {wanted}: {difference}\nhint: compute them after train_fn has "
-                f"trained the teacher, in eval mode, at the same T (soft_labels does both)")
-    if difference:
-        return f"the teacher's targets are not {wanted}: {difference}"
-    return None
+    return training_call_problem(
+        f"the {role}", wanted, expected, got, same_t="both models are", soft_hint=(
+            "compute them after train_fn has trained the teacher, in eval mode, at the same T (soft_labels does both)"
+            if role == "student" else None),
+        detach="teacher's autograd graph: compute them under torch.no_grad() (your soft_labels does)")
 
 
 def judge_defensive_distillation(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:

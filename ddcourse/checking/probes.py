@@ -141,6 +141,17 @@ def _input_grad(output: Any, wrt: torch.Tensor, weights: torch.Tensor) -> Any:
     return "no gradient: the output does not depend on the input" if grad is None else snapshot(grad)
 
 
+def hooked_call(fn: Callable, args: list, kwargs: dict, hook: Callable) -> dict:
+    """Call fn(*args, **kwargs) with ``hook`` as a forward pre-hook of the model args[0] (removed afterwards,
+    whatever happens); the generic probe's observation of the call."""
+    handle = args[0].register_forward_pre_hook(hook)
+    try:
+        output = fn(*args, **kwargs)
+    finally:
+        handle.remove()
+    return {"output": snapshot(output), "output_info": describe(output), "inputs_after": snapshot(args)}
+
+
 def run_probe(fn: Callable, case: Case, device: torch.device | str) -> dict:
     """The probe's observation, or the exception the function raised, as data."""
     probe = resolve(case.probe)

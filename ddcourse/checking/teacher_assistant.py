@@ -7,9 +7,9 @@ model, and train_fn records instead of training (training_record).
 from __future__ import annotations
 
 from ddcourse.checking.cases import Case
-from ddcourse.checking.judges import Verdict, error_text, value_difference
+from ddcourse.checking.judges import Verdict, error_text
 from ddcourse.checking.probes import to_device
-from ddcourse.checking.training_record import TrainingRecorder, describe_targets, target_kind
+from ddcourse.checking.training_record import TrainingRecorder, training_call_problem
 
 
 def probe_distill_chain(fn, case: Case, device) -> dict:
@@ -39,21 +39,10 @@ def _call_problem(link: int, expected: dict, got: dict) -> str | None:
     if link > 0 and got["starts_from_trained_model"] is not None:
         return (f"{name} starts from the weights of an already trained link: each link starts from a fresh "
                 f"initialisation and learns from the soft labels of the one before")
-    if not got["same_x"]:
-        return f"train_fn did not get the training images x to train {name}"
-    if got["T"] != expected["T"]:
-        return f"{name} was trained at T={got['T']!r}; every link is trained at the same T={expected['T']!r}"
-    if target_kind(got["targets_info"]) != target_kind(expected["targets_info"]):
-        return f"{name} must be trained on {wanted}, got {describe_targets(got['targets_info'])}"
-    if got["targets_info"]["requires_grad"]:
-        return "the soft labels are still attached to the autograd graph: compute them under torch.no_grad()"
-    difference = value_difference(expected["targets"], got["targets"], 1e-4, 1e-6, "targets")
-    if difference and link > 0:
-        return (f"the targets of {name} are not {wanted}: {difference}\nhint: take them from the model just "
-                f"trained (not the first one, not an untrained one), after train_fn, in eval mode, at T")
-    if difference:
-        return f"the targets of {name} are not {wanted}: {difference}"
-    return None
+    return training_call_problem(
+        name, wanted, expected, got, same_t="every link is", detach="autograd graph: compute them under torch.no_grad()",
+        soft_hint=("take them from the model just trained (not the first one, not an untrained one), after train_fn, "
+                   "in eval mode, at T") if link > 0 else None)
 
 
 def judge_distill_chain(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:

@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ddcourse.checking.judges import value_difference
 from ddcourse.checking.probes import build_model, describe, snapshot
 
 TRAINING_STEP = 0.02  # what the fake train_fn adds to every parameter, times the call's number (1, 2, ...)
@@ -81,3 +82,22 @@ def describe_targets(info: dict) -> str:
     if info.get("type") == "Tensor":
         return f"a {info['dtype']} tensor of shape {info['shape']}"
     return f"a {info.get('type', '?')}"
+
+
+def training_call_problem(name: str, wanted: str, expected: dict, got: dict, *, same_t: str, detach: str,
+                          soft_hint: str | None) -> str | None:
+    """What is wrong with the images, T or targets of the train_fn call that trained ``name`` ("the student",
+    "model 2 of the chain"), or None. ``wanted`` describes the right targets, ``same_t`` which models share T,
+    ``detach`` how to take soft labels off the graph, ``soft_hint`` (soft targets only) where they come from."""
+    if not got["same_x"]:
+        return f"train_fn did not get the training images x to train {name}"
+    if got["T"] != expected["T"]:
+        return f"{name} was trained at T={got['T']!r}; {same_t} trained at the same T={expected['T']!r}"
+    if target_kind(got["targets_info"]) != target_kind(expected["targets_info"]):
+        return f"{name} must be trained on {wanted}, got {describe_targets(got['targets_info'])}"
+    if got["targets_info"]["requires_grad"]:
+        return f"the soft labels are still attached to the {detach}"
+    difference = value_difference(expected["targets"], got["targets"], 1e-4, 1e-6, "targets")
+    if difference:
+        return f"the targets of {name} are not {wanted}: {difference}" + (f"\nhint: {soft_hint}" if soft_hint else "")
+    return None
