@@ -106,18 +106,35 @@ def record(notebook: str, nb: nbformat.NotebookNode, profile: str, measurements:
 
 
 def cite_recorded(numbers: set[str]) -> None:
-    """Rewrite the cited numbers of the notebooks numbered in ``numbers`` from their records: in the solved
-    notebooks, the executed ones, the README; then generate course/ again."""
+    """Rewrite the cited numbers of the notebooks numbered in ``numbers`` from their records, in the solved
+    notebooks and the README; give each executed notebook its solved notebook's current prose; generate course/."""
     from autograder.generate import generate_course, render
 
     runs = results.recorded_runs()
-    notebooks = [*SOLUTIONS.glob("*.ipynb"), *(results.RESULTS_DIR / results.CITED_PROFILE).glob("*.ipynb")]
-    for path in notebooks:
+    for path in SOLUTIONS.glob("*.ipynb"):
         nb = nbformat.read(str(path), as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 cell.source = results.render(cell.source, runs, numbers)
         path.write_text(render(nb))
+        executed = results.executed_file(path.stem)
+        if executed.exists():
+            executed.write_text(render(with_prose_of(nbformat.read(str(executed), as_version=4), nb)))
     readme = ROOT / "README.md"
     readme.write_text(results.render(readme.read_text(), runs, numbers))
     generate_course()
+
+
+def with_prose_of(executed: nbformat.NotebookNode, solved: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``solved`` with the outputs of ``executed``, when their code cells are the same (only prose was edited since
+    the run); ``executed`` as it is otherwise (its code changed: the record is stale, and tests/test_results.py
+    says so)."""
+    ran = [c for c in executed.cells if c.cell_type == "code"]
+    if [c.source for c in ran] != [c.source for c in solved.cells if c.cell_type == "code"]:
+        return executed
+    merged = nbformat.from_dict(solved)
+    for cell, outputs_from in zip([c for c in merged.cells if c.cell_type == "code"], ran):
+        cell.outputs, cell.execution_count = outputs_from.outputs, outputs_from.execution_count
+        cell.metadata = outputs_from.metadata   # its timings
+    merged.metadata = executed.metadata
+    return merged

@@ -66,11 +66,19 @@ def _by_number(runs: dict[str, dict]) -> dict[str, dict]:
     return {name[:2]: run for name, run in runs.items()}
 
 
+# How the run itself went, citable like a measurement: <span data-result="03/run.seconds">
+RUN_FACTS = {"run.seconds": lambda run: f"{run['seconds']:,}",
+             "run.load": lambda run: f"{run['load_average']['start']}-{run['load_average']['end']}",
+             "run.date": lambda run: run["recorded"]}
+
+
 def recorded_text(runs: dict[str, dict], number: str, key: str) -> str:
-    """The recorded text of ``number/key``; KeyError naming what is missing."""
+    """The recorded text of ``number/key`` (a measurement, or one of RUN_FACTS); KeyError naming what is missing."""
     run = _by_number(runs).get(number)
     if run is None:
         raise KeyError(f"notebook {number} has no recorded run in results/{CITED_PROFILE}/")
+    if key in RUN_FACTS:
+        return RUN_FACTS[key](run)
     if key not in run["measurements"]:
         raise KeyError(f"the recorded run of notebook {number} has no measurement {key!r}")
     return run["measurements"][key]["text"]

@@ -38,6 +38,9 @@ def test_every_notebook_has_a_current_recorded_run_with_its_outputs(notebook):
     solved = nbformat.read(str(solution_path(notebook)), as_version=4)
     assert code_sources(executed) == code_sources(solved), \
         f"{executed_path.name} was recorded from older code: record {notebook[:2]} again"
+    assert [c.source for c in executed.cells if c.cell_type == "markdown"] == \
+        [c.source for c in solved.cells if c.cell_type == "markdown"], \
+        f"{executed_path.name} carries older prose: record {notebook[:2]} again (or run its cite step)"
     assert not errors(executed)
     assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code"), "the executed notebook kept no outputs"
 
@@ -64,6 +67,11 @@ def test_render_rewrites_stale_citations_and_names_missing_ones():
     stale = 'FGSM fooled <span data-result="06/fgsm.undistilled">85.0%</span> of them.'
     assert results.render(stale, RUNS) == 'FGSM fooled <span data-result="06/fgsm.undistilled">88.9%</span> of them.'
     assert results.render(stale, RUNS, only={"03"}) == stale
+    timed = {"06_breaking_the_defense": {"seconds": 1501, "load_average": {"start": 8.6, "end": 6.5},
+                                         "recorded": "2026-12-03", "measurements": {}}}
+    assert results.render('<span data-result="06/run.seconds">509</span> s at load '
+                          '<span data-result="06/run.load">1.7-1.8</span>', timed) == \
+        '<span data-result="06/run.seconds">1,501</span> s at load <span data-result="06/run.load">8.6-6.5</span>'
     with pytest.raises(KeyError, match="no measurement 'pgd'"):
         results.render('<span data-result="06/pgd">1%</span>', RUNS)
     with pytest.raises(KeyError, match="notebook 05 has no recorded run"):
