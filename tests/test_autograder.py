@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from autograder.constants import DEFAULT_SEED
-from autograder.engine import _load_checked, _reference_cache_file, grade_notebook, grade_sources
+from autograder.engine import _load_checked, _reference_cache_file, all_cases, grade_notebook, grade_sources
 from autograder.generate import COURSE_DIR
 from autograder.reference import solution_path
 from autograder.sandbox import Limits
@@ -109,7 +109,8 @@ def test_a_tampered_reference_cache_entry_is_noticed_and_recomputed():
     change."""
     only = ["entropy"]
     first = grade_sources(NB, solved_cells(NB), only=only)
-    path = _reference_cache_file(NB, only, str(pick_device(None)), DEFAULT_SEED)
+    cases = [c for c in all_cases(NB, DEFAULT_SEED) if c.exercise in only]
+    path = _reference_cache_file(NB, only, cases, str(pick_device(None)), DEFAULT_SEED)
     assert _load_checked(path) is not None
     forged = path.with_name(path.name + ".forged")
     torch.save({"entropy": {"load_error": None, "observations": []}}, forged)

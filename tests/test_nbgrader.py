@@ -12,6 +12,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder.engine import grade_notebook
+from autograder.reference import solution_path
 from tests.submissions import solved_cells, write_submission
 from tests.test_cli import broken_bwrap
 
@@ -51,10 +52,10 @@ def run(*args, cwd, **env):
     return result
 
 
-def submit(root, student, notebook):
-    folder = root / "submitted" / student / NB
+def submit(root, student, notebook, name=NB):
+    folder = root / "submitted" / student / name
     folder.mkdir(parents=True)
-    (folder / f"{NB}.ipynb").write_bytes(notebook.read_bytes())
+    (folder / f"{name}.ipynb").write_bytes(notebook.read_bytes())
     run("nbgrader", "db", "student", "add", student, cwd=root)
 
 
@@ -106,3 +107,19 @@ def test_nbgrader_points_come_from_the_sandboxed_grader(tmp_path):
     with open(tmp_path / "grades.csv") as f:
         exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
     assert exported == pytest.approx({s: sum(points.values()) for s, points in direct.items()})
+
+
+@pytest.mark.slow
+def test_nbgrader_gives_notebook_07_full_points_solved_and_none_untouched(tmp_path):
+    name = "07_distilling_robustness"
+    root = tmp_path / "course"
+    run(sys.executable, "-m", "autograder", "nbgrader-course", root, cwd=tmp_path)
+    run("nbgrader", "generate_assignment", name, "--force", cwd=root)
+    released = root / "release" / name / f"{name}.ipynb"
+    for student, notebook in {"solved": solution_path(name), "untouched": released}.items():
+        submit(root, student, notebook, name)
+    run(sys.executable, "-m", "autograder", "nbgrader-grade", name, cwd=root)
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        scores = {student: gradebook.find_submission(name, student).notebooks[0] for student in ("solved", "untouched")}
+        assert scores["solved"].score == scores["solved"].max_score > 0
+        assert scores["untouched"].score == 0
