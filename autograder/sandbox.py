@@ -1,20 +1,23 @@
-"""Running submitted code apart: one bubblewrap sandbox per submission, one namespace-isolated child per exercise.
+"""Running submitted code apart: bubblewrap sandboxes kept for a class, one namespace-isolated child per exercise.
 
 The sandbox (user, PID, mount, network, IPC namespaces, an unprivileged uid) is built from an allow-list:
 the system's programs and libraries read-only, the Python environment, ddcourse, data/ and the model cache
-(without the reference cache) read-only, /proc, /dev and a private writable /tmp that is also HOME and TMPDIR.
-Nothing else of the file system exists in it: not the rest of the checkout, not solutions/ nor any copy of it,
-not the grader's home or temporary folders.
+(without the reference cache) read-only, /proc, /dev (read-only) and a private /tmp that is also HOME and
+TMPDIR. Nothing else of the file system exists in it: not the rest of the checkout, not solutions/ nor any
+copy of it, not the grader's home or temporary folders.
 
-In it runs one worker per submission (ddcourse/checking/worker.py), which imports torch once and forks a
-child per exercise; the child enters user, PID and mount namespaces of its own (it cannot see or signal the
-worker or another exercise's processes; all of its own die with it; it gets a fresh /tmp). Each exercise's
-result comes back over a pipe of its own that only that child holds, its time limit runs on the grader's
-clock, and its memory is watched here. Between exercises every leftover process is killed; if the worker
-itself dies, the exercise that was running gets 0 and a fresh sandbox runs the rest.
+In it runs a worker (ddcourse/checking/worker.py), which imports torch once and forks a child per exercise;
+the child enters user, PID, mount, IPC, network and UTS namespaces of its own (it cannot see or signal the
+worker or another exercise's processes; all of its own die with it; it gets a fresh /tmp and /dev/shm and
+can write nowhere else). So a worker is kept (WORKERS) and serves submission after submission: nothing one
+exercise does is there for the next. Each exercise's result comes back over a pipe of its own that only that
+child holds, its time limit runs on the grader's clock, and its memory is watched here. Between exercises
+every leftover process is killed; if the worker itself dies, the exercise that was running gets 0 and a fresh
+sandbox runs the rest.
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import io
 import os
@@ -112,6 +115,7 @@ def _allowed_paths() -> list[str]:
                    "--ro-bind", str(data_root().resolve()), f"{SANDBOX_COURSE}/data",
                    "--ro-bind", str(cache), f"{SANDBOX_COURSE}/cache",
                    "--tmpfs", f"{SANDBOX_COURSE}/cache/{REFERENCE_CACHE}",
+                   "--remount-ro", f"{SANDBOX_COURSE}/cache/{REFERENCE_CACHE}",
                    "--setenv", DATA_ENV, f"{SANDBOX_COURSE}/data", "--setenv", CACHE_ENV, f"{SANDBOX_COURSE}/cache",
                    "--setenv", "PYTHONPATH", SANDBOX_COURSE]
 
@@ -125,7 +129,9 @@ def _bwrap_command(env: dict) -> list[str]:
                "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
     for device in sorted(glob.glob("/dev/nvidia*")):    # CUDA grading
         command += ["--dev-bind", device, device]
-    command += ["--remount-ro", "/", "--chdir", "/tmp", "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
+    # read-only: a worker serves many submissions, and only each exercise's own /tmp and /dev/shm may be written
+    command += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--setenv", "HOME", "/tmp",
+                "--setenv", "TMPDIR", "/tmp"]
     return command + ["--", interpreter, "-s", "-m", WORKER_MODULE]
 
 
@@ -193,29 +199,42 @@ def _decode(chunks: list) -> dict:
     return result
 
 
+def _worker_command(isolated: bool) -> tuple[list[str], dict]:
+    """The command that starts a worker (in its sandbox unless ``isolated`` is False) and its environment."""
+    # OpenMP threads that spin while they wait make small tensor operations some 100 times slower once the
+    # machine has more busy threads than cores (two workers grade side by side); passive threads sleep.
+    env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+    command = _bwrap_command(env) if isolated else [sys.executable, "-m", WORKER_MODULE]
+    return command, env
+
+
+def _worker_key(isolated: bool, command: list[str], env: dict) -> tuple:
+    return isolated, tuple(command), tuple(sorted(env.items()))
+
+
 class Worker:
     """One worker process (sandboxed unless ``isolated`` is False, for the trusted reference) that runs the
-    exercises given to ``run`` one at a time, each in a child of its own."""
+    exercises given to ``run`` one at a time, each in a child of its own; its logs go to a folder of its own."""
 
-    def __init__(self, folder: Path, isolated: bool):
-        self.folder, self.isolated, self.alive = folder, isolated, True
-        # OpenMP threads that spin while they wait make small tensor operations some 100 times slower once the
-        # machine has more busy threads than cores (two workers grade side by side); passive threads sleep.
-        env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-        command = _bwrap_command(env) if isolated else [sys.executable, "-m", WORKER_MODULE]
+    def __init__(self, isolated: bool, command: list[str], env: dict):
+        self.isolated, self.alive, self.key = isolated, True, _worker_key(isolated, command, env)
+        self.folder = Path(tempfile.mkdtemp(prefix="ddcourse-grade-"))
         self.control, theirs = socket.socketpair()
-        self.log = folder / "worker.log"
+        self.log = self.folder / "worker.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 [*command, str(theirs.fileno()), *(["--isolate"] if isolated else [])], stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, env=env, pass_fds=(theirs.fileno(),),
-                preexec_fn=_limit_output, cwd=folder)
+                preexec_fn=_limit_output, cwd=self.folder)
         theirs.close()
         self.start_problem = self._await_ready()
         tree = self._tree()
         self.infrastructure = {self.process.pid, *(p.pid for p in tree)}
         self.worker_pid = next((p.pid for p in tree if p.name() != "bwrap"), self.process.pid)
+
+    def usable(self) -> bool:
+        return self.alive and not self.start_problem and self.process.poll() is None
 
     def _await_ready(self) -> str | None:
         received = b""
@@ -339,12 +358,57 @@ class Worker:
         except OSError:
             pass
         self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class WorkerPool:
+    """Started workers kept between gradings, so that a class pays for starting a sandbox and importing torch
+    once per worker instead of once per submission. A worker never runs submitted code itself (each exercise
+    runs in a child with namespaces of its own, see ddcourse.checking.isolation), so what one submission does
+    cannot reach the next one it serves. Workers are keyed by how they were started: a grading with another
+    environment (another cache, another data folder) gets workers of its own."""
+
+    def __init__(self):
+        self._idle: dict[tuple, list[Worker]] = {}
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def take(self, isolated: bool) -> Worker:
+        """A started worker for one grading alone; hand it back with ``give_back``."""
+        command, env = _worker_command(isolated)
+        key = _worker_key(isolated, command, env)
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            while idle:
+                worker = idle.pop()
+                if worker.usable():
+                    return worker
+                worker.close()
+        return Worker(isolated, command, env)
+
+    def give_back(self, worker: Worker) -> None:
+        """Keep ``worker`` for the next grading, or close it if it died or never started."""
+        if worker.usable():
+            with self._lock:
+                self._idle.setdefault(worker.key, []).append(worker)
+        else:
+            worker.close()
+
+    def close(self) -> None:
+        with self._lock:
+            workers = [w for idle in self._idle.values() for w in idle]
+            self._idle.clear()
+        for worker in workers:
+            worker.close()
+
+
+WORKERS = WorkerPool()
 
 
 def run_jobs(setup: list[str], cells: dict[str, str], jobs: list[dict], device: str,
              limits: Limits = Limits(), sandboxed: bool = True) -> dict[str, dict]:
     """Run each job ({"exercise", "cases"}, optionally its own "setup" and "cells") in a child of its own of
-    one worker, started again when it dies. Returns {exercise: result}: {"load_error": str | None,
+    one worker of WORKERS, started again when it dies. Returns {exercise: result}: {"load_error": str | None,
     "observations": [...]} or {"failure": reason}. ``sandboxed=False`` is for the trusted reference.
     """
     if sandboxed and not limits.unsafe_no_sandbox:
@@ -354,21 +418,18 @@ def run_jobs(setup: list[str], cells: dict[str, str], jobs: list[dict], device: 
                                      "without isolation, trusting every submission)")
     isolated = sandboxed and not limits.unsafe_no_sandbox
     results = {}
-    with tempfile.TemporaryDirectory(prefix="ddcourse-grade-") as tmp:
-        worker = None
-        try:
-            for job in jobs:
-                if worker is None or (not worker.alive and not worker.start_problem):
-                    if worker is not None:
-                        worker.close()
-                    worker = Worker(Path(tmp), isolated)
-                job_setup, job_cells = job.get("setup", setup), job.get("cells", cells)
-                request = {"setup": job_setup, "cells": job_cells, "exercise": job["exercise"],
-                           "cases": job["cases"], "device": device, "case_timeout": limits.seconds_per_case,
-                           "cell_timeout": limits.seconds_per_cell, "threads": limits.threads}
-                deadline = limits.seconds_per_cell * (len(job_cells) + len(job_setup)) + limits.seconds_per_exercise
-                results[job["exercise"]] = worker.run(request, deadline, limits)
-        finally:
-            if worker is not None:
+    worker = WORKERS.take(isolated)
+    try:
+        for job in jobs:
+            if not worker.alive and not worker.start_problem:
                 worker.close()
+                worker = WORKERS.take(isolated)
+            job_setup, job_cells = job.get("setup", setup), job.get("cells", cells)
+            request = {"setup": job_setup, "cells": job_cells, "exercise": job["exercise"],
+                       "cases": job["cases"], "device": device, "case_timeout": limits.seconds_per_case,
+                       "cell_timeout": limits.seconds_per_cell, "threads": limits.threads}
+            deadline = limits.seconds_per_cell * (len(job_cells) + len(job_setup)) + limits.seconds_per_exercise
+            results[job["exercise"]] = worker.run(request, deadline, limits)
+    finally:
+        WORKERS.give_back(worker)
     return results

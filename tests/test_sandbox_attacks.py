@@ -1,5 +1,5 @@
-"""Hostile submissions against the sandboxed grader (issue 8, attack classes 1-6; issue 16: one worker per
-submission, a child per exercise; issue 17: the sandbox by allow-list).
+"""Hostile submissions against the sandboxed grader (issue 8, attack classes 1-6; issue 16: workers kept for a
+class, a child per exercise; issue 17: the sandbox by allow-list).
 
 Each attack sits in the body of an exercise that no other exercise calls, so
 that it runs in that exercise's child only. Every test asserts: the attacked
@@ -325,6 +325,50 @@ def test_a_child_cannot_signal_trace_or_read_the_worker_nor_leave_anything_for_t
     assert children["entropy"].points == 2.0, children["entropy"].feedback   # it saw nothing left behind
     assert children["softmax_jacobian"].points == 3.0, children["softmax_jacobian"].feedback
     assert graded["leftovers"] == []
+
+
+# issue 16: a worker serves submission after submission; what one exercise leaves in any writable place or
+# in System V shared memory must not be there for the next student's
+LEAVE_FOR_THE_NEXT_STUDENT = """
+def entropy(probs):
+    import ctypes, os
+    wrote = []
+    mounts = {line.split()[4] for line in open("/proc/self/mountinfo")}
+    for folder in sorted(mounts | {"/dev", "/opt/ddcourse/cache/reference-observations"}):
+        try:
+            with open(os.path.join(folder, "left-for-the-next-student"), "w") as f:
+                f.write("answers")
+            wrote.append(folder)
+        except OSError:
+            pass
+    segment = ctypes.CDLL(None).shmget(0x4245, 4096, 0o1000 | 0o666)    # IPC_CREAT
+    raise RuntimeError(f"wrote {sorted(set(wrote))} segment {segment >= 0}")
+"""
+
+FIND_THE_LAST_STUDENT = """
+def entropy(probs):
+    import ctypes, os
+    found = [folder for folder in {line.split()[4] for line in open("/proc/self/mountinfo")}
+             | {"/dev", "/opt/ddcourse/cache/reference-observations"}
+             if os.path.exists(os.path.join(folder, "left-for-the-next-student"))]
+    if ctypes.CDLL(None).shmget(0x4245, 0, 0) >= 0:
+        found.append("shared memory segment")
+    raise RuntimeError(f"found {found}")
+"""
+
+
+def _sandboxed_workers() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)
+            if "ddcourse.checking.worker" in " ".join(p.cmdline()) and "--isolate" in p.cmdline()}
+
+
+def test_the_next_submission_a_worker_serves_finds_nothing_the_last_one_left():
+    first = grade_sources(NB, with_cells(NB, entropy=LEAVE_FOR_THE_NEXT_STUDENT), only=["entropy"], limits=LIMITS)
+    workers = _sandboxed_workers()
+    second = grade_sources(NB, with_cells(NB, entropy=FIND_THE_LAST_STUDENT), only=["entropy"], limits=LIMITS)
+    assert workers and _sandboxed_workers() == workers, "the second submission was not served by the same worker"
+    assert "wrote ['/dev/shm', '/tmp'] segment True" in first.exercises[0].feedback, first.exercises[0].feedback
+    assert "found []" in second.exercises[0].feedback, second.exercises[0].feedback
 
 
 KILLED_FROM_OUTSIDE = """

@@ -1,8 +1,9 @@
 """Linux namespaces for one exercise inside the grading sandbox (Linux only, through libc by ctypes).
 
 ``enter_own_namespaces`` turns the calling, single-threaded process into a waiter whose only child is
-PID 1 of a new PID namespace, in user and mount namespaces of its own, with a fresh /tmp and /dev/shm, no
-capabilities and no way to gain any. From there the exercise's processes cannot signal anything
+PID 1 of a new PID namespace, in user, mount, IPC, network and UTS namespaces of its own, with a fresh /tmp
+and /dev/shm, no capabilities and no way to gain any. Nothing one exercise leaves (a file, a System V segment,
+a socket) is there for the next one, which may be another student's: a worker serves many submissions. From there the exercise's processes cannot signal anything
 outside their PID namespace (the worker that forked them, earlier exercises: those have no PID in it), and
 when PID 1 exits the kernel kills every process left in it. /proc stays the sandbox's (the kernel refuses a
 new one under bubblewrap's read-only covers), so they can list the worker's PID, but the worker is not
@@ -15,8 +16,11 @@ import os
 import signal
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV = 2, 4
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -60,7 +64,8 @@ def _map_own_ids() -> None:
 def enter_own_namespaces(tmpfs_bytes: int) -> None:
     """Continue as PID 1 of new user, PID and mount namespaces; the caller becomes a waiter that exits with
     its status (and never returns). Must run in a process with one thread (a forked child)."""
-    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS), "unshare")
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS),
+           "unshare")
     _map_own_ids()
     pid = os.fork()
     if pid:

@@ -1,7 +1,8 @@
 """The process that runs a submission's exercises: ``python -m ddcourse.checking.worker CONTROL_FD [--isolate]``.
 
-The grader starts one per submission (inside its bubblewrap sandbox, see autograder/sandbox.py). It imports
-torch and what the notebook's setup cells import, once, and says it is ready on the control socket. Then, for
+The grader starts one and keeps it for many submissions (inside its bubblewrap sandbox, see
+autograder/sandbox.py). It imports torch, and what each notebook's setup cells import, once, and says it is
+ready on the control socket. Then, for
 each request the grader sends there (an exercise, its cases and its cells, with two descriptors: that
 exercise's own result pipe and log file), it forks a child that loads the cells, runs every case of that one
 exercise through the probe and writes the observations, normalised to plain data, to the result pipe in one
@@ -128,13 +129,13 @@ def _child(request: dict, result_fd: int, log_fd: int, isolate: bool) -> None:
 def serve(control: socket.socket, isolate: bool) -> None:
     if isolate:
         isolation.prctl(isolation.PR_SET_DUMPABLE, 0)
-    imported = False
+    imported: set[tuple] = set()
     control.sendall(READY)
     while (message := receive_request(control)) is not None:
         request, (result_fd, log_fd) = message
-        if not imported:
+        if tuple(request["setup"]) not in imported:   # the grader's setup cells, never the submission's
             preimport(request["setup"])
-            imported = True
+            imported.add(tuple(request["setup"]))
         pid = os.fork()
         if pid == 0:
             control.close()
