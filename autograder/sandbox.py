@@ -210,7 +210,8 @@ def _worker_command(isolated: bool) -> tuple[list[str], dict]:
 
 
 def _worker_key(isolated: bool, command: list[str], env: dict) -> tuple:
-    return isolated, tuple(command), tuple(sorted(env.items()))
+    """What a worker's behaviour depends on: not, say, PYTEST_CURRENT_TEST, which changes with every test."""
+    return isolated, tuple(command), tuple(sorted((name, env[name]) for name in _passed_env(env)))
 
 
 class Worker:
@@ -365,11 +366,12 @@ class WorkerPool:
     """Started workers kept between gradings, so that a class pays for starting a sandbox and importing torch
     once per worker instead of once per submission. A worker never runs submitted code itself (each exercise
     runs in a child with namespaces of its own, see ddcourse.checking.isolation), so what one submission does
-    cannot reach the next one it serves. Workers are keyed by how they were started: a grading with another
-    environment (another cache, another data folder) gets workers of its own."""
+    cannot reach the next one it serves. Workers are kept for the settings of the latest grading only: a
+    grading with other settings (another cache, another data folder) closes the idle ones of its kind
+    (sandboxed, or the reference's) and starts its own."""
 
     def __init__(self):
-        self._idle: dict[tuple, list[Worker]] = {}
+        self._idle: list[Worker] = []
         self._lock = threading.Lock()
         atexit.register(self.close)
 
@@ -378,26 +380,30 @@ class WorkerPool:
         command, env = _worker_command(isolated)
         key = _worker_key(isolated, command, env)
         with self._lock:
-            idle = self._idle.setdefault(key, [])
-            while idle:
-                worker = idle.pop()
-                if worker.usable():
-                    return worker
-                worker.close()
+            found = next((w for w in self._idle if w.key == key), None)
+            if found is not None:
+                self._idle.remove(found)
+            stale = [w for w in self._idle if (w.isolated == isolated and w.key != key) or not w.usable()]
+            self._idle = [w for w in self._idle if w not in stale]
+        for worker in stale:
+            worker.close()
+        if found is not None and found.usable():
+            return found
+        if found is not None:
+            found.close()
         return Worker(isolated, command, env)
 
     def give_back(self, worker: Worker) -> None:
         """Keep ``worker`` for the next grading, or close it if it died or never started."""
         if worker.usable():
             with self._lock:
-                self._idle.setdefault(worker.key, []).append(worker)
+                self._idle.append(worker)
         else:
             worker.close()
 
     def close(self) -> None:
         with self._lock:
-            workers = [w for idle in self._idle.values() for w in idle]
-            self._idle.clear()
+            workers, self._idle = self._idle, []
         for worker in workers:
             worker.close()
 

@@ -1,7 +1,10 @@
 """What every notebook's checks must do, asserted the same way for each: the reference passes them all,
-stubs fail them, and a realistic mistake costs points on its own exercise only, with feedback a student
-can act on. The tests/test_checks_<notebook>.py files hold each notebook's mistakes and use these."""
+stubs fail them, correct code written another way keeps every point, and a realistic mistake costs points
+on its own exercise only, with feedback a student can act on. The tests/test_checks_<notebook>.py files
+hold each notebook's mistakes and other ways of writing it, and subclass StandardChecks with them."""
 from __future__ import annotations
+
+import pytest
 
 from autograder.checks import exercises_of
 from autograder.engine import grade_sources
@@ -18,16 +21,30 @@ def {name}(*args, **kwargs):
 Round = dict[str, tuple[str, str, str]]
 
 
-def assert_full_points(notebook: str, **replacements: str) -> None:
+def assert_full_points(notebook: str, only: list[str] | None = None, **replacements: str) -> None:
     """The solved cells, with `replacements` (correct versions written otherwise), get every point."""
-    report = grade_sources(notebook, with_cells(notebook, **replacements))
+    report = grade_sources(notebook, with_cells(notebook, **replacements), only=only)
     assert report.total == report.max_total, [(e.id, e.feedback) for e in report.exercises if not e.passed]
 
 
 class StandardChecks:
-    """The tests every notebook's checks must pass. Each tests/test_checks_<notebook>.py subclasses it as
-    ``class TestStandardChecks(StandardChecks): notebook = NB``."""
+    """The tests every notebook's checks must pass. Each tests/test_checks_<notebook>.py subclasses it:
+
+        class TestStandardChecks(StandardChecks):
+            notebook = NB
+            written_otherwise = {exercise: a correct source written another way, ...}
+            rounds = mistake_rounds(WRONG)
+    """
     notebook: str
+    written_otherwise: dict[str, str] = {}
+    rounds: list[Round] = []
+    rounds_are_slow = False     # the rounds run with the end-to-end tests (pytest -m slow)
+    rounds_graded_alone = False  # a round grades its own exercises only (where the others take long)
+
+    def pytest_generate_tests(self, metafunc):
+        if "round_" in metafunc.fixturenames:
+            marks = [pytest.mark.slow] if self.rounds_are_slow else []
+            metafunc.parametrize("round_", [pytest.param(r, id=round_id(r), marks=marks) for r in self.rounds])
 
     def test_reference_passes_every_public_check(self):
         namespace = reference_namespace(self.notebook)
@@ -37,6 +54,10 @@ class StandardChecks:
 
     def test_reference_gets_full_points(self):
         assert_full_points(self.notebook)
+
+    def test_correct_implementations_written_otherwise_get_full_points(self):
+        assert self.written_otherwise, f"{self.notebook} has no correct implementation written another way"
+        assert_full_points(self.notebook, only=list(self.written_otherwise), **self.written_otherwise)
 
     def test_stubs_fail_every_public_check(self):
         for exercise in exercises_of(self.notebook):
@@ -50,6 +71,10 @@ class StandardChecks:
         report = grade_sources(self.notebook, {ex: STUB.format(name=ex) for ex in exercises_of(self.notebook)})
         for result in report.exercises:
             assert result.points == 0 and "not implemented" in result.feedback, (result.id, result.feedback)
+
+    def test_realistic_mistakes_lose_points_on_their_own_exercise(self, round_):
+        assert_mistakes_cost_their_own_exercise(self.notebook, round_,
+                                                only=list(round_) if self.rounds_graded_alone else None)
 
 
 def mistake_rounds(wrong: dict[str, dict[str, tuple[str, str]]]) -> list[Round]:

@@ -1,10 +1,8 @@
 """Notebook 06's checks: the reference passes them all; stubs score 0; realistic mistakes lose points on
 their own exercise with feedback a student can act on; correct implementations written another way keep
 full points."""
-import pytest
 
-from tests.check_suite import (StandardChecks, assert_full_points,
-                               assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id)
+from tests.check_suite import StandardChecks, mistake_rounds
 
 NB = "06_breaking_the_defense"
 
@@ -129,13 +127,6 @@ for _ in range(steps):
 
 class TestStandardChecks(StandardChecks):
     notebook = NB
-
-
-def test_correct_implementations_written_otherwise_get_full_points():
-    assert_full_points(NB, **CORRECT_OTHERWISE)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
-def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    assert_mistakes_cost_their_own_exercise(NB, round_)
+    written_otherwise = CORRECT_OTHERWISE
+    rounds = mistake_rounds(WRONG)
+    rounds_are_slow = True

@@ -1,8 +1,7 @@
 """Notebook 03's checks: the reference passes them all; stubs and realistic mistakes lose points
 on the exercise they belong to, with a feedback line a student can act on."""
-import pytest
 
-from tests.check_suite import StandardChecks, assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id
+from tests.check_suite import StandardChecks, mistake_rounds
 
 NB = "03_defensive_distillation"
 
@@ -207,11 +206,67 @@ def attack_success_rate(model, x, x_adv, y):
     },
 }
 
+# F.cross_entropy, which takes class indices and probability rows alike; batches by torch.split; the
+# gradient through nll_loss of log_softmax; the success rate as the mean over the correct samples
+WRITTEN_OTHERWISE = {
+    "temperature_cross_entropy": """
+def temperature_cross_entropy(logits, targets, T):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    if targets.dim() == 1:
+        if targets.dtype != torch.int64 or len(targets) != len(logits):
+            raise ValueError("targets: expected int64 class indices, one per row of logits")
+    elif targets.shape != logits.shape:
+        raise ValueError("targets: expected probability rows of the logits' shape")
+    return F.cross_entropy(logits / T, targets if targets.dim() == 1 else targets.to(logits.dtype))
+""",
+    "soft_labels": """
+def soft_labels(model, x, T, batch_size=1024):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    mode = model.training
+    model.train(False)
+    with torch.no_grad():
+        probs = [F.softmax(model(batch) / T, dim=1) for batch in torch.split(x, batch_size)]
+    model.train(mode)
+    return torch.cat(probs)
+""",
+    "input_gradient": """
+def input_gradient(model, x, y):
+    if y.dim() != 1 or len(y) != len(x):
+        raise ValueError("y must hold one label per sample of x")
+    mode = model.training
+    model.eval()
+    leaf = x.clone().detach().requires_grad_()
+    loss = F.nll_loss(F.log_softmax(model(leaf), dim=1), y, reduction="sum")
+    grad = torch.autograd.grad(loss, [leaf])[0]
+    model.train(mode)
+    return grad.detach()
+""",
+    "fgsm": """
+def fgsm(model, x, y, eps):
+    if eps < 0:
+        raise ValueError("eps must be non-negative")
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError("x must lie in [0, 1]")
+    return torch.clamp(x + eps * torch.sign(input_gradient(model, x, y)), 0, 1).detach()
+""",
+    "attack_success_rate": """
+def attack_success_rate(model, x, x_adv, y):
+    if x_adv.shape != x.shape:
+        raise ValueError("x_adv must have the shape of x")
+    if y.dim() != 1 or len(y) != len(x):
+        raise ValueError("y must hold one label per sample of x")
+    right = predict_logits(model, x).argmax(1) == y
+    fooled = predict_logits(model, x_adv).argmax(1) != y
+    return fooled[right].float().mean().item()
+""",
+}
+
 
 class TestStandardChecks(StandardChecks):
     notebook = NB
-
-
-@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
-def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    assert_mistakes_cost_their_own_exercise(NB, round_)
+    written_otherwise = WRITTEN_OTHERWISE
+    rounds = mistake_rounds(WRONG)

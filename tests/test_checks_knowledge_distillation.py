@@ -1,8 +1,7 @@
 """Notebook 02's checks: the reference passes them all; stubs and realistic mistakes lose points
 on the exercise they belong to, with a feedback line a student can act on."""
-import pytest
 
-from tests.check_suite import StandardChecks, assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id
+from tests.check_suite import StandardChecks, mistake_rounds
 
 NB = "02_knowledge_distillation"
 
@@ -155,11 +154,47 @@ def soft_cross_entropy(student_logits, target_probs, T):
     },
 }
 
+# soft targets under no_grad; the cross-entropy and the KL written out; the hard term through nll_loss; the
+# teacher's mode set and restored without try/finally
+WRITTEN_OTHERWISE = {
+    "soft_targets": """
+def soft_targets(teacher_logits, T):
+    if T <= 0:
+        raise ValueError(f"T={T}: the temperature must be positive")
+    with torch.no_grad():
+        return F.softmax(teacher_logits / T, dim=-1)
+""",
+    "soft_cross_entropy": """
+def soft_cross_entropy(student_logits, target_probs, T):
+    if T <= 0:
+        raise ValueError("T must be positive")
+    if target_probs.shape != student_logits.shape:
+        raise ValueError("target_probs must have the shape of student_logits")
+    return torch.mean(torch.sum(-target_probs * F.log_softmax(student_logits / T, dim=-1), dim=-1))
+""",
+    "distillation_loss": LOSS_START + """
+    p = soft_targets(teacher_logits, T)
+    log_q = F.log_softmax(student_logits / T, dim=-1)
+    kl = (torch.special.xlogy(p, p) - p * log_q).sum(dim=-1).mean()
+    hard = F.nll_loss(F.log_softmax(student_logits, dim=-1), labels)
+    return alpha * T * T * kl + (1 - alpha) * hard
+""",
+    "distillation_step": STEP_START + """
+    mode = teacher.training
+    teacher.eval()
+    with torch.no_grad():
+        teacher_logits = teacher(x)
+    teacher.train(mode)
+    optimizer.zero_grad(set_to_none=True)
+    loss = distillation_loss(student(x), teacher_logits, y, T, alpha)
+    loss.backward()
+    optimizer.step()
+    return float(loss)
+""",
+}
+
 
 class TestStandardChecks(StandardChecks):
     notebook = NB
-
-
-@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
-def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    assert_mistakes_cost_their_own_exercise(NB, round_)
+    written_otherwise = WRITTEN_OTHERWISE
+    rounds = mistake_rounds(WRONG)

@@ -1,8 +1,7 @@
 """Notebook 01's checks: the reference passes them all; stubs and realistic mistakes lose points
 on the exercise they belong to, with a feedback line a student can act on."""
-import pytest
 
-from tests.check_suite import StandardChecks, assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id
+from tests.check_suite import StandardChecks, mistake_rounds
 
 NB = "01_softmax_temperature"
 
@@ -95,11 +94,37 @@ def softmax_jacobian(logits, T=1.0):
     },
 }
 
+# torch's own softmax; the log-softmax through logsumexp; the zeros of the entropy masked instead of xlogy; the
+# Jacobian as p_i (delta_ik - p_k) through einsum
+WRITTEN_OTHERWISE = {
+    "softmax_with_temperature": """
+def softmax_with_temperature(logits, T=1.0):
+    if not T > 0:
+        raise ValueError(f"the temperature must be positive, got T={T}")
+    return torch.softmax(logits / T, dim=-1)
+""",
+    "log_softmax_with_temperature": """
+def log_softmax_with_temperature(logits, T=1.0):
+    if T <= 0:
+        raise ValueError("T must be > 0")
+    z = logits / T
+    return z - torch.logsumexp(z, dim=-1, keepdim=True)
+""",
+    "entropy": """
+def entropy(probs):
+    safe = torch.where(probs > 0, probs, torch.ones_like(probs))
+    return -(probs * safe.log()).sum(dim=-1)
+""",
+    "softmax_jacobian": """
+def softmax_jacobian(logits, T=1.0):
+    p = softmax_with_temperature(logits, T)
+    eye = torch.eye(p.shape[-1], dtype=p.dtype, device=p.device)
+    return torch.einsum("...i,...ik->...ik", p, eye - p.unsqueeze(-2)) / T
+""",
+}
+
 
 class TestStandardChecks(StandardChecks):
     notebook = NB
-
-
-@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
-def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    assert_mistakes_cost_their_own_exercise(NB, round_)
+    written_otherwise = WRITTEN_OTHERWISE
+    rounds = mistake_rounds(WRONG)

@@ -1,9 +1,7 @@
 """Notebook 05's checks: the reference passes them all; stubs and realistic mistakes lose points on the
 exercise they belong to, with feedback a student can act on; correct but different code keeps full points."""
-import pytest
 
-from tests.check_suite import (StandardChecks, assert_full_points,
-                               assert_mistakes_cost_their_own_exercise, mistake_rounds, round_id)
+from tests.check_suite import StandardChecks, mistake_rounds
 
 NB = "05_teacher_assistant"
 
@@ -243,12 +241,5 @@ def small_gradient_fraction(model, x, y, threshold=1e-10):
 
 class TestStandardChecks(StandardChecks):
     notebook = NB
-
-
-def test_correct_but_different_implementations_get_full_points():
-    assert_full_points(NB, **DIFFERENT)
-
-
-@pytest.mark.parametrize("round_", mistake_rounds(WRONG), ids=round_id)
-def test_realistic_mistakes_lose_points_on_their_own_exercise(round_):
-    assert_mistakes_cost_their_own_exercise(NB, round_)
+    written_otherwise = DIFFERENT
+    rounds = mistake_rounds(WRONG)

@@ -362,9 +362,10 @@ def _sandboxed_workers() -> set[int]:
             if "ddcourse.checking.worker" in " ".join(p.cmdline()) and "--isolate" in p.cmdline()}
 
 
-def test_the_next_submission_a_worker_serves_finds_nothing_the_last_one_left():
+def test_the_next_submission_a_worker_serves_finds_nothing_the_last_one_left(monkeypatch):
     first = grade_sources(NB, with_cells(NB, entropy=LEAVE_FOR_THE_NEXT_STUDENT), only=["entropy"], limits=LIMITS)
     workers = _sandboxed_workers()
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "another test")   # the grader's environment, not the worker's
     second = grade_sources(NB, with_cells(NB, entropy=FIND_THE_LAST_STUDENT), only=["entropy"], limits=LIMITS)
     assert workers and _sandboxed_workers() == workers, "the second submission was not served by the same worker"
     assert "wrote ['/dev/shm', '/tmp'] segment True" in first.exercises[0].feedback, first.exercises[0].feedback

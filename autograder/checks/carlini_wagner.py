@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from autograder.checks import fixtures
 from ddcourse.checking.carlini_wagner import (judge_attack, judge_minimal_perturbation, judge_round_trip,
                                              judge_torch_calls, probe_attack, probe_loss_gradient,
-                                             probe_minimal_perturbation, probe_torch_calls)
+                                             probe_minimal_perturbation, probe_torch_calls, tanh_space)
 from ddcourse.checking.cases import MODEL_KEY, Case, model_arg
 from ddcourse.checking.judges import judge_raises
 from ddcourse.checking.probes import build_model
@@ -42,10 +42,6 @@ L2_TOLERANCE = 0.05
 def _batched(exercise, name, small: list, large: list) -> Case:
     return Case(exercise, name, args=large, probe=probe_torch_calls, judge=judge_torch_calls,
                 options={"small": small})
-
-
-def _tanh_space(x: torch.Tensor) -> torch.Tensor:
-    return torch.atanh((2 * x - 1) * (1 - 1e-6))
 
 
 def _affine(g: torch.Generator, n: int) -> tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -134,7 +130,7 @@ def _with_arg(problem, index, value):
 
 def _loss_args(g, model, n, c):
     x = fixtures.images(g, n, binary_fraction=0.3)
-    w = _tanh_space(x) + 0.3 * torch.randn(x.shape, generator=g)
+    w = tanh_space(x) + 0.3 * torch.randn(x.shape, generator=g)
     return [model, w, x, _classes(g, n), c]
 
 
@@ -259,7 +255,7 @@ def hidden_cases(g: torch.Generator) -> list[Case]:
         Case.close(ex, "a small CNN, untargeted, kappa=2", *_loss_args(g, small, 5, c5),
                    kwargs={"kappa": 2.0, "targeted": False}, **loose),
         Case.close(ex, "a tiny CNN, targeted, kappa=0.5", *_loss_args(g, tiny, 5, c5), kwargs={"kappa": 0.5}, **loose),
-        Case.close(ex, "w at the original image: no distance", *(lambda a: [a[0], _tanh_space(a[2]), *a[2:]])(
+        Case.close(ex, "w at the original image: no distance", *(lambda a: [a[0], tanh_space(a[2]), *a[2:]])(
             _loss_args(g, tiny, 4, c5[:4])), **loose),
         Case(ex, "the loss's gradient reaches w, small CNN, untargeted", args=_loss_args(g, small, 4, c5[1:]),
              kwargs={"targeted": False}, probe=probe_loss_gradient, options=loose),
@@ -373,7 +369,7 @@ def _loss(model, w, x, target, c, kappa=0.0, targeted=True, *, distance="squared
           reduce="sum", c_on_distance=False):
     """cw_l2_loss with one thing changed, for the known mistakes below."""
     x_adv = (torch.tanh(w) + 1) / 2
-    difference = (w - _tanh_space(x)) if distance == "tanh" else (x_adv - x)
+    difference = (w - tanh_space(x)) if distance == "tanh" else (x_adv - x)
     squared = difference.flatten(1).pow(2).sum(1)
     dist = squared.sqrt() if distance == "l2" else squared
     logits = model(x_adv)
@@ -416,8 +412,8 @@ MISTAKES = {
     "cw_l2_loss": {
         "your distance is the L2 norm ||x' - x||: the loss uses its square, ||x' - x||²":
             lambda *args, **kwargs: _loss(*args, **kwargs, distance="l2"),
-        "your distance is measured in tanh space, ||w - to_tanh_space(x)||²: measure it between the images, "
-        "||from_tanh_space(w) - x||²":
+        "your distance is measured in tanh space, ||w - totanh_space(x)||²: measure it between the images, "
+        "||fromtanh_space(w) - x||²":
             lambda *args, **kwargs: _loss(*args, **kwargs, distance="tanh"),
         "your loss is the batch mean: sum over the batch, so that each sample's gradient does not depend on B":
             lambda *args, **kwargs: _loss(*args, **kwargs, reduce="mean"),

@@ -10,9 +10,9 @@ from __future__ import annotations
 from torch import nn
 
 from ddcourse.checking.cases import Case
-from ddcourse.checking.judges import Verdict, error_text
+from ddcourse.checking.judges import Verdict
 from ddcourse.checking.probes import to_device
-from ddcourse.checking.training_record import TrainingRecorder, training_call_problem
+from ddcourse.checking.training_record import TrainingRecorder, judge_training_record, training_call_problem
 
 
 def probe_defensive_distillation(fn, case: Case, device) -> dict:
@@ -57,25 +57,16 @@ def _call_problem(role: str, expected: dict, got: dict) -> str | None:
 def judge_defensive_distillation(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:
     """Two fresh models; the teacher trained on y at T, then the student on the trained teacher's soft
     labels at T (computed in eval mode); (teacher, student) returned, both in eval mode."""
-    if "error" in got:
-        return Verdict(False, error_text(got))
-    if got["made"] != expected["made"]:
-        return Verdict(False, f"make_model() was called {got['made']} time(s); defensive distillation makes "
-                              f"exactly {expected['made']} fresh models: the teacher, then the student")
-    if len(got["train_calls"]) != len(expected["train_calls"]):
-        return Verdict(False, f"train_fn was called {len(got['train_calls'])} time(s); expected "
-                              f"{len(expected['train_calls'])}: once for the teacher, then once for the student")
-    for role, exp, obs in zip(("teacher", "student"), expected["train_calls"], got["train_calls"]):
-        problem = _call_problem(role, exp, obs)
-        if problem:
-            return Verdict(False, problem)
-    if got["returned"] != expected["returned"]:
-        return Verdict(False, f"expected the pair (teacher, student): the first and the second model of make_model(); "
-                              f"got {got['output_info'].get('type')} holding "
-                              + ", ".join("model number " + str(i + 1) if i is not None else "something else"
-                                          for i in got["returned"]))
-    for role, training in zip(("teacher", "student"), got["returned_training"]):
-        if training:
-            return Verdict(False, f"the {role} was returned in train mode: return both models in eval mode "
-                                  f"(model.eval()), ready to be deployed")
-    return Verdict(True)
+    roles = ("teacher", "student")
+    return judge_training_record(
+        expected, got, call_problem=lambda i, exp, obs: _call_problem(roles[i], exp, obs),
+        made_wrong=lambda made: f"make_model() was called {made} time(s); defensive distillation makes exactly "
+                                f"{expected['made']} fresh models: the teacher, then the student",
+        calls_wrong=lambda calls: f"train_fn was called {calls} time(s); expected {len(expected['train_calls'])}: "
+                                  f"once for the teacher, then once for the student",
+        returned_wrong=lambda got: "expected the pair (teacher, student): the first and the second model of "
+                                   f"make_model(); got {got['output_info'].get('type')} holding "
+                                   + ", ".join("model number " + str(i + 1) if i is not None else "something else"
+                                               for i in got["returned"]),
+        returned_training=lambda i: f"the {roles[i]} was returned in train mode: return both models in eval mode "
+                                    f"(model.eval()), ready to be deployed")

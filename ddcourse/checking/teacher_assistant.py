@@ -7,9 +7,9 @@ model, and train_fn records instead of training (training_record).
 from __future__ import annotations
 
 from ddcourse.checking.cases import Case
-from ddcourse.checking.judges import Verdict, error_text
+from ddcourse.checking.judges import Verdict
 from ddcourse.checking.probes import to_device
-from ddcourse.checking.training_record import TrainingRecorder, training_call_problem
+from ddcourse.checking.training_record import TrainingRecorder, judge_training_record, training_call_problem
 
 
 def probe_distill_chain(fn, case: Case, device) -> dict:
@@ -48,26 +48,18 @@ def _call_problem(link: int, expected: dict, got: dict) -> str | None:
 def judge_distill_chain(case: Case, expected: dict, got: dict, mistakes: dict | None = None) -> Verdict:
     """One fresh model per constructor, trained in order: the first on y at T, each later one on the soft
     labels of the one before at T; all returned in order, in eval mode."""
-    if "error" in got:
-        return Verdict(False, error_text(got))
     n = expected["made"]
-    if got["made"] != n:
-        return Verdict(False, f"the constructors of make_models made {got['made']} model(s); a chain of {n} links "
-                              f"makes exactly {n}: call each constructor once")
-    if len(got["train_calls"]) != len(expected["train_calls"]):
-        return Verdict(False, f"train_fn was called {len(got['train_calls'])} time(s); expected {n}: once per link")
-    for link, (exp, obs) in enumerate(zip(expected["train_calls"], got["train_calls"])):
-        problem = _call_problem(link, exp, obs)
-        if problem:
-            return Verdict(False, problem)
-    if got["returned"] != expected["returned"]:
-        return Verdict(False, f"expected a list of the {n} trained models in chain order; got "
-                              f"{got['output_info'].get('type')} holding "
-                              + ", ".join(f"the model of make_models[{i}]" if i is not None else "something else"
-                                          for i in got["returned"]))
-    if any(got["returned_training"]):
-        return Verdict(False, "a model was returned in train mode: return every link in eval mode (model.eval())")
-    return Verdict(True)
+    return judge_training_record(
+        expected, got, call_problem=_call_problem,
+        made_wrong=lambda made: f"the constructors of make_models made {made} model(s); a chain of {n} links "
+                                f"makes exactly {n}: call each constructor once",
+        calls_wrong=lambda calls: f"train_fn was called {calls} time(s); expected {n}: once per link",
+        returned_wrong=lambda got: f"expected a list of the {n} trained models in chain order; got "
+                                   f"{got['output_info'].get('type')} holding "
+                                   + ", ".join(f"the model of make_models[{i}]" if i is not None else "something else"
+                                               for i in got["returned"]),
+        returned_training=lambda i: "a model was returned in train mode: return every link in eval mode "
+                                    "(model.eval())")
 
 
 def probe_chain_of_length(fn, case: Case, device) -> dict:

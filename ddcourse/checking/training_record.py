@@ -5,7 +5,9 @@ what they do with these: the constructors build the case's models, and train_fn
 writes down each call (which model, on which targets, at which T, starting from
 which weights) and, instead of training, moves every parameter by a fixed step,
 so that a trained model gives other soft labels than an untrained one, at no
-training cost. The judges, in the grader's process, read the record.
+training cost. The judges, in the grader's process, read the record: judge_training_record runs the
+checks both exercises share, each exercise's judge says them in its own words (teacher and
+student, links of a chain).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ddcourse.checking.judges import value_difference
+from ddcourse.checking.judges import Verdict, error_text, value_difference
 from ddcourse.checking.probes import build_model, describe, snapshot
 
 TRAINING_STEP = 0.02  # what the fake train_fn adds to every parameter, times the call's number (1, 2, ...)
@@ -101,3 +103,28 @@ def training_call_problem(name: str, wanted: str, expected: dict, got: dict, *, 
     if difference:
         return f"the targets of {name} are not {wanted}: {difference}" + (f"\nhint: {soft_hint}" if soft_hint else "")
     return None
+
+
+def judge_training_record(expected: dict, got: dict, *, call_problem: Callable[[int, dict, dict], str | None],
+                          made_wrong: Callable[[int], str], calls_wrong: Callable[[int], str],
+                          returned_wrong: Callable[[dict], str], returned_training: Callable[[int], str]) -> Verdict:
+    """Compare two records in order: how many models were made, how many train_fn calls, each call
+    (``call_problem(i, expected call, got call)``), what was returned, and that it was returned in eval mode.
+    The first difference fails the case with the message its callable gives (from the got count, the got
+    record, or the index of the model returned in train mode)."""
+    if "error" in got:
+        return Verdict(False, error_text(got))
+    if got["made"] != expected["made"]:
+        return Verdict(False, made_wrong(got["made"]))
+    if len(got["train_calls"]) != len(expected["train_calls"]):
+        return Verdict(False, calls_wrong(len(got["train_calls"])))
+    for i, (exp, obs) in enumerate(zip(expected["train_calls"], got["train_calls"])):
+        problem = call_problem(i, exp, obs)
+        if problem:
+            return Verdict(False, problem)
+    if got["returned"] != expected["returned"]:
+        return Verdict(False, returned_wrong(got))
+    in_train_mode = [i for i, training in enumerate(got["returned_training"]) if training]
+    if in_train_mode:
+        return Verdict(False, returned_training(in_train_mode[0]))
+    return Verdict(True)
