@@ -252,6 +252,7 @@ def entropy(probs):
 def solutions_elsewhere():
     copies = [OUTSIDE, BESIDE] + ([SERVED] if os.access("/srv", os.W_OK) else [])
     for copy in copies:
+        shutil.rmtree(copy, ignore_errors=True)   # left by a run that was killed, whose PID this one has
         shutil.copytree(solutions_dir(), copy)
     yield copies
     for copy in copies:
