@@ -4,11 +4,18 @@ from __future__ import annotations
 import ddcourse  # noqa: F401  first: it sets passive OpenMP waits before anything loads torch
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from autograder.constants import DEFAULT_SEED
 from autograder.limits import Limits
+
+# A submission's small tensor operations keep about one core busy, so a class goes fastest with about a job per
+# core; capped because each job may use --memory-mb.
+MAX_DEFAULT_JOBS = 4
+DEFAULT_JOBS = max(1, min(MAX_DEFAULT_JOBS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                          else os.cpu_count() or 1))
 
 # the grader's modules load torch: they are imported by the commands that need them, so that --help is instant
 
@@ -182,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                                      "(default: none)")
     grade.add_argument("--feedback-dir", help="write a feedback text file per submission into this folder "
                                               "(default: none)")
-    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time; on 2 cores 1 is "
-                                                           "fastest (default: %(default)s)")
+    grade.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
+                       help="submissions graded at the same time, each in a sandbox of its own (default: the CPU "
+                            f"cores this process may use, at most {MAX_DEFAULT_JOBS}: %(default)s here)")
     _add_grading_options(grade)
     grade.set_defaults(run=cmd_grade)
 
