@@ -1,7 +1,9 @@
 """Notebook 04's checks: the reference passes them all, and so does an independently written attack; stubs and
 realistic mistakes lose points on the exercise they belong to, with a feedback line a student can act on."""
 
+from autograder.checks.carlini_wagner import L2_TOLERANCE
 from autograder.engine import grade_sources
+from autograder.reference import solution_path
 from tests.submissions import with_cells
 from tests.check_suite import StandardChecks
 
@@ -219,3 +221,7 @@ def test_carlinis_rule_for_the_search_gets_full_points():
     final-stretch rule is its own choice, not a requirement."""
     report = grade_sources(NB, with_cells(NB, cw_l2_attack=attack_with("Carlini's rule")), only=["cw_l2_attack"])
     assert report.exercises[0].passed, report.exercises[0].feedback
+
+
+def test_the_notebook_states_the_graders_l2_tolerance():
+    assert f"sample within {L2_TOLERANCE:.0%} of it" in solution_path(NB).read_text()
