@@ -381,21 +381,29 @@ def entropy(probs):
 """
 
 
-def _kill_the_worker_when_entropy_runs(done: threading.Event) -> None:
+def _worker_of(process: psutil.Process) -> psutil.Process | None:
+    """The sandboxed worker (its parent is bubblewrap) whose exercise ``process`` belongs to, if it can be read."""
+    try:
+        return next((p for p in process.parents() if "ddcourse.checking.worker" in p.cmdline()
+                     and p.parent() is not None and p.parent().name() == "bwrap"), None)
+    except psutil.Error:   # a process of the chain ended while it was read
+        return None
+
+
+def _kill_the_worker_when_entropy_runs(done: threading.Event, killed: list) -> None:
     """From outside the sandbox (a child cannot): kill the worker whose exercise started 'sleep 4244.5'."""
     while not done.is_set():
         for process in psutil.process_iter(["cmdline"]):
-            if "4244.5" in (process.info["cmdline"] or []):
-                worker = next(p for p in process.parents() if "ddcourse.checking.worker" in p.cmdline()
-                              and p.parent().name() == "bwrap")
+            if "4244.5" in (process.info["cmdline"] or []) and (worker := _worker_of(process)) is not None:
                 worker.kill()
+                killed.append(worker.pid)
                 return
         done.wait(0.1)
 
 
 def test_a_dead_worker_costs_only_the_running_exercise_and_a_fresh_sandbox_runs_the_rest():
-    done = threading.Event()
-    killer = threading.Thread(target=_kill_the_worker_when_entropy_runs, args=(done,))
+    done, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_the_worker_when_entropy_runs, args=(done, killed))
     killer.start()
     try:
         report = grade_sources(NB, with_cells(NB, entropy=KILLED_FROM_OUTSIDE), limits=LIMITS)
@@ -403,6 +411,7 @@ def test_a_dead_worker_costs_only_the_running_exercise_and_a_fresh_sandbox_runs_
         done.set()
         killer.join()
     entropy = {e.id: e for e in report.exercises}["entropy"]
+    assert killed, "the worker running entropy was not found"
     assert "worker died" in entropy.feedback, entropy.feedback
     assert points(report) == {**SOLO, "entropy": 0.0}
     assert not [p for p in psutil.process_iter(["cmdline"]) if "4244.5" in (p.info["cmdline"] or [])]
