@@ -250,9 +250,9 @@ def entropy(probs):
 
 @pytest.fixture(scope="module")
 def solutions_elsewhere():
-    copies = [OUTSIDE, BESIDE] + ([SERVED] if os.access("/srv", os.W_OK) else [])
+    # a checkout straight under the temporary folder (a clone in /tmp) has OUTSIDE and BESIDE the same
+    copies = list(dict.fromkeys([OUTSIDE, BESIDE] + ([SERVED] if os.access("/srv", os.W_OK) else [])))
     for copy in copies:
-        shutil.rmtree(copy, ignore_errors=True)   # left by a run that was killed, whose PID this one has
         shutil.copytree(solutions_dir(), copy)
     yield copies
     for copy in copies:
