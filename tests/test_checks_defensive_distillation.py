@@ -2,16 +2,12 @@
 on the exercise they belong to, with a feedback line a student can act on."""
 
 from tests.check_suite import StandardChecks, mistake_rounds
+from tests.submissions import X_Y_T_CHECKS
 
 NB = "03_defensive_distillation"
 
 DISTILLATION = '''
-def defensive_distillation(make_model, x, y, T, train_fn):
-    if T <= 0:
-        raise ValueError("T must be positive")
-    if len(y) != len(x):
-        raise ValueError("y must have one label per image")
-{body}
+def defensive_distillation(make_model, x, y, T, train_fn):''' + X_Y_T_CHECKS + '''{body}
 '''
 
 WRONG = {

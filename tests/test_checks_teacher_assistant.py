@@ -2,16 +2,12 @@
 exercise they belong to, with feedback a student can act on; correct but different code keeps full points."""
 
 from tests.check_suite import StandardChecks, mistake_rounds
+from tests.submissions import X_Y_T_CHECKS
 
 NB = "05_teacher_assistant"
 
 CHAIN = '''
-def distill_chain(make_models, x, y, T, train_fn):
-    if T <= 0:
-        raise ValueError("T must be positive")
-    if len(y) != len(x):
-        raise ValueError("y must have one label per image")
-{body}
+def distill_chain(make_models, x, y, T, train_fn):''' + X_Y_T_CHECKS + '''{body}
 '''
 
 PAIRED = '''
