@@ -11,6 +11,7 @@ import inspect
 import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -61,10 +62,17 @@ class NotebookReport:
 
 
 def all_cases(notebook: str, seed: int, public_only: bool = False) -> list[Case]:
+    return list(_cases(notebook, seed, public_only))
+
+
+@lru_cache(maxsize=None)
+def _cases(notebook: str, seed: int, public_only: bool) -> tuple[Case, ...]:
+    """Built once per grading process, not once per submission (07's take half a second): they depend on the
+    notebook and the seed only, and nothing downstream changes a Case."""
     module = checks_of(notebook)
     if public_only:
-        return module.public_cases()
-    return module.public_cases() + module.hidden_cases(torch.Generator().manual_seed(seed))
+        return tuple(module.public_cases())
+    return tuple(module.public_cases() + module.hidden_cases(torch.Generator().manual_seed(seed)))
 
 
 def mistakes_for(notebook: str, case: Case) -> dict:
@@ -211,7 +219,8 @@ def grade_sources(notebook: str, cells: dict[str, str], *, device: str | None = 
     """Grade exercise cell sources ({exercise: source}) of ``notebook`` against its reference (on the public
     cases alone with ``public_only``).
 
-    The submission gets one sandbox, each exercise a child process and namespace of its own in it, with
+    The submission runs in a sandboxed worker kept for the class, each exercise in a child process and
+    namespaces of its own, with
     ``helper_cells`` (the submission's cells that only define things) before its cell and the reference
     versions of its dependencies after it. The reference runs beside it.
     """

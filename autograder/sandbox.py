@@ -384,18 +384,14 @@ class WorkerPool:
         command, env = _worker_command(isolated)
         key = _worker_key(isolated, command, env)
         with self._lock:
+            stale = [w for w in self._idle if w.isolated == isolated and (w.key != key or not w.usable())]
+            self._idle = [w for w in self._idle if w not in stale]
             found = next((w for w in self._idle if w.key == key), None)
             if found is not None:
                 self._idle.remove(found)
-            stale = [w for w in self._idle if (w.isolated == isolated and w.key != key) or not w.usable()]
-            self._idle = [w for w in self._idle if w not in stale]
         for worker in stale:
             worker.close()
-        if found is not None and found.usable():
-            return found
-        if found is not None:
-            found.close()
-        return Worker(isolated, command, env)
+        return found or Worker(isolated, command, env)
 
     def give_back(self, worker: Worker) -> None:
         """Keep ``worker`` for the next grading, or close it if it died or never started."""
